@@ -1,0 +1,44 @@
+# bert2dnn-ray: one command per promise. `make smoke` and `make test` install first.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+TORCH_SPEC ?= torch==2.13.0
+export RAY_USAGE_STATS_ENABLED=0
+export HF_HUB_OFFLINE=1
+export TRANSFORMERS_OFFLINE=1
+export TOKENIZERS_PARALLELISM=false
+
+.PHONY: install smoke test lint bench bench-label bench-student data reproduce clean
+
+# Idempotent: the stamp is newer than pyproject.toml once the install has succeeded.
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# Pin the local CPU build of torch first, so no multi-GB CUDA build is pulled in.
+	$(PIP) install -q "$(TORCH_SPEC)"
+	$(PIP) install -q -e ".[dev]"
+	touch $@
+
+smoke: install
+	$(VENV)/bin/bert2dnn pipeline --config jobs/configs/smoke.yaml
+
+test: install
+	$(PY) -m pytest -q -ra
+
+lint: install
+	$(VENV)/bin/ruff check bert2dnn_ray jobs tests benchmarks
+	$(VENV)/bin/ruff format --check bert2dnn_ray jobs tests benchmarks
+
+bench: bench-label bench-student
+
+bench-label: install
+	$(PY) benchmarks/bench_label.py
+
+bench-student: install
+	$(PY) benchmarks/bench_student.py
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,212 @@
+"""``bert2dnn``: one command per pipeline stage, plus the whole pipeline.
+
+Every command takes ``--config FILE.yaml`` and any number of ``--set key=value`` overrides
+(dotted keys, YAML values). Config problems are one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from .errors import Bert2dnnError
+
+# name -> (module path, config class, help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "finetune": (
+        "bert2dnn_ray.teacher",
+        "FinetuneConfig",
+        "fine-tune teacher(s) on labeled data with Ray Train",
+    ),
+    "label": (
+        "bert2dnn_ray.label",
+        "LabelConfig",
+        "soft-label unlabeled texts with the teacher(s) on Ray Data",
+    ),
+    "train": (
+        "bert2dnn_ray.student.train",
+        "TrainConfig",
+        "train the FFN student on soft labels with Ray Train",
+    ),
+    "evaluate": (
+        "bert2dnn_ray.evaluate",
+        "EvalConfig",
+        "accuracy, AUC, retention and latency of teachers and student",
+    ),
+    "export": (
+        "bert2dnn_ray.export",
+        "ExportConfig",
+        "export the student (safetensors + ONNX) for CPU serving",
+    ),
+    "pipeline": (
+        "bert2dnn_ray.pipeline",
+        "PipelineConfig",
+        "run data, finetune, label, train, evaluate, export",
+    ),
+}
+
+
+def _type_name(ann: Any) -> str:
+    origin = typing.get_origin(ann)
+    if origin is typing.Literal:
+        return "|".join(str(a) for a in typing.get_args(ann))
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        args = [a for a in typing.get_args(ann) if a is not type(None)]
+        return " or ".join(_type_name(a) for a in args) + (
+            " (optional)" if len(args) < len(typing.get_args(ann)) else ""
+        )
+    if origin in (list, dict):
+        return f"{origin.__name__}[{', '.join(_type_name(a) for a in typing.get_args(ann))}]"
+    return getattr(ann, "__name__", str(ann))
+
+
+def describe(model: type[BaseModel], prefix: str = "", depth: int = 0) -> list[str]:
+    """One line per config key (recursing into sections), for --help."""
+    lines = []
+    for name, f in model.model_fields.items():
+        ann = f.annotation
+        key = f"{prefix}{name}"
+        sub = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        if sub is None:
+            for a in typing.get_args(ann):
+                if isinstance(a, type) and issubclass(a, BaseModel) and typing.get_origin(ann) is not list:
+                    sub = a
+        if sub is not None and depth < 2:
+            lines.append(f"  {key}.*  ({f.description or sub.__name__})")
+            lines.extend(describe(sub, prefix=f"{key}.", depth=depth + 1))
+            continue
+        default = f.get_default(call_default_factory=True) if not f.is_required() else "REQUIRED"
+        if isinstance(default, BaseModel):
+            default = "{...}"
+        elif isinstance(default, list) and default and isinstance(default[0], BaseModel):
+            default = f"[{len(default)} item(s)]"
+        desc = f" — {f.description}" if f.description else ""
+        lines.append(f"  {key} ({_type_name(ann)}; default {default!r}){desc}")
+    return lines
+
+
+def _load(cmd: str) -> tuple[Any, type[BaseModel]]:
+    import importlib
+
+    mod_name, cls_name, _ = COMMANDS[cmd]
+    mod = importlib.import_module(mod_name)
+    return mod, getattr(mod, cls_name)
+
+
+def build_parser(with_keys: bool = True) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bert2dnn",
+        description="Distill BERT-class teachers into tiny feed-forward students on Ray (BERT2DNN).",
+        epilog="Run `bert2dnn COMMAND --help` for the config keys of a command. "
+        "Examples: `bert2dnn pipeline --config jobs/configs/smoke.yaml`, "
+        "`bert2dnn label --config label.yaml --set num_actors=4 --set teachers.0.batch_size=256`.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for cmd, (_, _, help_) in COMMANDS.items():
+        epilog = None
+        if with_keys:
+            _, cls = _load(cmd)
+            epilog = (
+                "config keys (YAML file or --set KEY=VALUE; list items by index, e.g. teachers.0.name):\n"
+                + "\n".join(describe(cls))
+            )
+        sp = sub.add_parser(
+            cmd,
+            help=help_,
+            description=help_,
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sp.add_argument("--config", "-c", metavar="FILE.yaml", help="YAML config file (keys listed below)")
+        sp.add_argument(
+            "--set",
+            "-s",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a config key (repeatable; dotted keys, YAML values)",
+        )
+        sp.add_argument(
+            "--address",
+            metavar="ADDR",
+            help="Ray cluster to join (default: RAY_ADDRESS, else start a local Ray)",
+        )
+        sp.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Build config-key help only when help is asked for (imports every stage).
+    wants_help = any(a in ("-h", "--help") for a in argv)
+    parser = build_parser(with_keys=wants_help)
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except Bert2dnnError as e:
+        print(f"bert2dnn {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"bert2dnn {args.command}: interrupted (run the same command again to resume)", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .config import apply_overrides, build, read_yaml, to_yaml
+
+    mod, cls = _load(args.command)
+    data = read_yaml(args.config) if args.config else {}
+    data = _set_with_lists(data, args.overrides, apply_overrides)
+    if args.address:
+        data["address"] = args.address
+    cfg = build(cls, data, source=args.config or "config")
+    if args.print_config:
+        print(to_yaml(cfg), end="")
+        return 0
+    run: Callable[[Any], Any] = mod.run
+    run(cfg)
+    return 0
+
+
+def _set_with_lists(data: dict[str, Any], overrides: list[str], apply: Callable) -> dict[str, Any]:
+    """Apply overrides; numeric path parts index into lists (``teachers.0.batch_size=64``)."""
+    from .config import _parse_override
+    from .errors import ConfigError
+
+    plain = []
+    for item in overrides:
+        path, value = _parse_override(item)
+        if not any(part.isdigit() for part in path):
+            plain.append(item)
+            continue
+        node: Any = data
+        for i, part in enumerate(path[:-1]):
+            if isinstance(node, list):
+                idx = int(part)
+                if idx >= len(node):
+                    raise ConfigError(f"--set {item!r}: index {idx} out of range for '{'.'.join(path[:i])}'")
+                node = node[idx]
+            else:
+                node = node.setdefault(part, [] if path[i + 1].isdigit() else {})
+        last = path[-1]
+        if isinstance(node, list):
+            idx = int(last)
+            if idx == len(node):
+                node.append(value)
+            elif idx < len(node):
+                node[idx] = value
+            else:
+                raise ConfigError(f"--set {item!r}: index {idx} out of range")
+        else:
+            node[last] = value
+    return apply(data, plain)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Labeled data: loading and validating text/label sets, and the data-preparation stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import io
+from .config import Strict
+from .errors import ConfigError, DataError
+from .runtime import log
+from .synthetic import SyntheticConfig
+from .text import normalize
+
+
+class Columns(Strict):
+    """Column names of a labeled (or unlabeled) set."""
+
+    text: str = "text"
+    pair: str | None = None  # second text of a pair (e.g. product title); None for single texts
+    label: str = "label"
+    id: str | None = None
+
+
+@dataclass
+class LabeledSet:
+    texts: list[str]
+    pairs: list[str] | None
+    labels: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def _validate_labels(col: pa.ChunkedArray, uri: str, name: str, num_labels: int | None) -> np.ndarray:
+    arr = col.combine_chunks()
+    if arr.null_count:
+        row = int(pc.index(pc.is_null(arr), True).as_py())
+        raise DataError(f"{uri}: row {row}: label column {name!r} is missing (null)")
+    if pa.types.is_integer(arr.type):
+        labels = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.int64)
+    elif pa.types.is_floating(arr.type):
+        f = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
+        bad = np.nonzero(~np.isfinite(f) | (f != np.round(f)))[0]
+        if len(bad):
+            raise DataError(f"{uri}: row {bad[0]}: label {f[bad[0]]!r} in column {name!r} is not an integer")
+        labels = f.astype(np.int64)
+    else:
+        vals = arr.to_pylist()
+        labels = np.empty(len(vals), dtype=np.int64)
+        for i, v in enumerate(vals):
+            try:
+                labels[i] = int(str(v).strip())
+            except ValueError:
+                raise DataError(f"{uri}: row {i}: label {v!r} in column {name!r} is not an integer") from None
+    if len(labels) and labels.min() < 0:
+        row = int(np.argmin(labels))
+        raise DataError(f"{uri}: row {row}: label {labels[row]} in column {name!r} is negative")
+    if num_labels is not None and len(labels) and labels.max() >= num_labels:
+        row = int(np.argmax(labels))
+        raise DataError(
+            f"{uri}: row {row}: label {labels[row]} in column {name!r} is out of range 0..{num_labels - 1}"
+        )
+    return labels
+
+
+def load_labeled(uri: str, cols: Columns, num_labels: int | None = None) -> LabeledSet:
+    """Read a labeled set, normalise its text, validate its labels (one-line errors)."""
+    wanted = [cols.text] + ([cols.pair] if cols.pair else []) + [cols.label]
+    table = io.read_table(uri, columns=wanted, text_columns=[c for c in wanted if c != cols.label])
+    if table.num_rows == 0:
+        raise DataError(f"{uri}: the labeled set is empty")
+    labels = _validate_labels(table[cols.label], uri, cols.label, num_labels)
+    texts = _texts(table[cols.text], uri, cols.text)
+    pairs = _texts(table[cols.pair], uri, cols.pair) if cols.pair else None
+    return LabeledSet(texts, pairs, labels, uri)
+
+
+def _texts(col: pa.ChunkedArray, uri: str, name: str) -> list[str]:
+    out = []
+    for i, v in enumerate(col.to_pylist()):
+        if v is None:
+            raise DataError(f"{uri}: row {i}: text column {name!r} is missing (null)")
+        out.append(normalize(v))
+    return out
+
+
+def split(ds: LabeledSet, fraction: float, seed: int) -> tuple[LabeledSet, LabeledSet]:
+    """Seeded split into (rest, held_out) with ``fraction`` held out."""
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(ds))
+    n_out = max(1, int(round(len(ds) * fraction)))
+    out_idx, in_idx = np.sort(idx[:n_out]), np.sort(idx[n_out:])
+
+    def take(ix: np.ndarray) -> LabeledSet:
+        return LabeledSet(
+            [ds.texts[i] for i in ix],
+            [ds.pairs[i] for i in ix] if ds.pairs is not None else None,
+            ds.labels[ix],
+            ds.source,
+        )
+
+    return take(in_idx), take(out_idx)
+
+
+def infer_num_labels(*sets: LabeledSet) -> int:
+    return max(2, max(int(s.labels.max()) + 1 for s in sets if len(s)))
+
+
+def check_trainable(ds: LabeledSet, num_labels: int) -> None:
+    if len(ds) == 0:
+        raise DataError(f"{ds.source}: the training set is empty")
+    present = np.unique(ds.labels)
+    if len(present) < 2:
+        raise DataError(
+            f"{ds.source}: the training set has only one class ({int(present[0])}); need at least two of {num_labels}"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The data stage: write the embedded synthetic dataset (or, later, prepared public sets).
+
+
+class DataConfig(Strict):
+    source: Literal["synthetic", "files"] = "synthetic"
+    output_dir: str | None = None
+    synthetic: SyntheticConfig = SyntheticConfig()
+
+
+def run(cfg: DataConfig) -> dict[str, str]:
+    """Write train/dev/test/unlabeled Parquet files to ``output_dir``; return their paths."""
+    from . import synthetic
+
+    if cfg.source != "synthetic":
+        raise ConfigError("the data stage only generates data for source=synthetic")
+    if not cfg.output_dir:
+        raise ConfigError("data.output_dir is required")
+    scfg = cfg.synthetic
+    log("data", f"generating synthetic '{scfg.task}' data into {cfg.output_dir}")
+    paths = synthetic.write(scfg, cfg.output_dir)
+    for name, p in paths.items():
+        log("data", f"{name:>9}: {p}")
+    return {k: str(v) for k, v in paths.items()}

@@ -1,0 +1,125 @@
+"""Evaluation: accuracy/AUC of teachers and student on a held-out labeled set, retention
+(student ÷ best teacher) and single-query CPU latency of each. Prints a table, writes JSON."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from . import io
+from .config import Strict
+from .data import Columns, load_labeled
+from .errors import ConfigError
+from .metrics import classification_metrics, softmax
+from .runtime import log
+from .teachers import TeacherRunner, TeacherSpec
+
+
+class EvalConfig(Strict):
+    test: str | None = Field(None, description="held-out labeled set (used for nothing else)")
+    columns: Columns = Columns()
+    teachers: list[TeacherSpec] = Field(default_factory=list, description="teachers to compare against")
+    student: str | None = Field(None, description="student artifact directory")
+    output: str | None = Field(None, description="write the results JSON here")
+    latency_samples: int = Field(200, ge=1, description="single-query timings per model")
+    latency_threads: int = Field(1, ge=1, description="torch threads while timing (1 = one core)")
+
+
+def _latency(fn, texts: list[str], pairs: list[str] | None, n: int) -> dict[str, float]:
+    for i in range(min(10, len(texts))):  # warm-up
+        fn(texts[i], pairs[i] if pairs else None)
+    times = []
+    for i in range(n):
+        j = i % len(texts)
+        t0 = time.perf_counter()
+        fn(texts[j], pairs[j] if pairs else None)
+        times.append(time.perf_counter() - t0)
+    t = np.asarray(times) * 1e6
+    return {
+        "p50_us": float(np.percentile(t, 50)),
+        "p99_us": float(np.percentile(t, 99)),
+        "mean_us": float(t.mean()),
+    }
+
+
+def run(cfg: EvalConfig) -> dict[str, Any]:
+    import torch
+
+    from .student import Student
+
+    if not cfg.test:
+        raise ConfigError("evaluate.test is required (held-out labeled set)")
+    if not cfg.student and not cfg.teachers:
+        raise ConfigError("evaluate: give a student and/or teachers to evaluate")
+    student = Student.load(cfg.student) if cfg.student else None
+    k = student.num_labels if student else None
+    test = load_labeled(cfg.test, cfg.columns, k)
+    labels = test.labels
+    rows: list[dict[str, Any]] = []
+    prev_threads = torch.get_num_threads()
+    teacher_logits = []
+    for spec in cfg.teachers:
+        runner = TeacherRunner(spec, "cpu")
+        torch.set_num_threads(prev_threads)
+        logits, _ = runner.logits(test.texts, test.pairs)
+        teacher_logits.append(logits)
+        m = classification_metrics(softmax(logits), labels)
+        torch.set_num_threads(cfg.latency_threads)
+        lat = _latency(
+            lambda t, p, r=runner: r.logits([t], [p] if p is not None else None),
+            test.texts,
+            test.pairs,
+            cfg.latency_samples,
+        )
+        params = sum(p.numel() for p in runner.model.parameters())
+        rows.append({"model": f"teacher:{spec.name}", "kind": "teacher", **m, "params": params, **lat})
+        log("evaluate", f"teacher '{spec.name}': accuracy {m['accuracy']:.4f}, p50 {lat['p50_us']:.0f} us")
+    if len(teacher_logits) > 1:
+        m = classification_metrics(softmax(np.mean(teacher_logits, axis=0)), labels)
+        rows.append({"model": "teachers:stacked(mean)", "kind": "stacked", **m})
+    torch.set_num_threads(prev_threads)
+    if student:
+        probs = student.predict(test.texts, test.pairs)
+        m = classification_metrics(probs, labels)
+        torch.set_num_threads(cfg.latency_threads)
+        lat = _latency(student.predict_one, test.texts, test.pairs, max(cfg.latency_samples, 1000))
+        from .student.model import count_parameters
+
+        rows.append(
+            {"model": "student", "kind": "student", **m, "params": count_parameters(student.model), **lat}
+        )
+    torch.set_num_threads(prev_threads)
+    teachers = [r for r in rows if r["kind"] == "teacher"]
+    summary: dict[str, Any] = {"test": cfg.test, "rows": len(labels), "models": rows}
+    if teachers and student:
+        best = max(teachers, key=lambda r: r["accuracy"])
+        srow = rows[-1]
+        summary["best_teacher"] = best["model"]
+        summary["retention"] = srow["accuracy"] / best["accuracy"] if best["accuracy"] else float("nan")
+        summary["speedup_p50"] = best["p50_us"] / srow["p50_us"]
+        srow["retention"] = summary["retention"]
+    print(format_table(summary), flush=True)
+    if cfg.output:
+        io.write_json(cfg.output, summary)
+    return summary
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    head = f"{'model':<26} {'accuracy':>9} {'auc':>7} {'params':>12} {'p50 latency':>12} {'p99 latency':>12}"
+    lines = [f"Evaluation on {summary['test']} ({summary['rows']} rows)", head, "-" * len(head)]
+    for r in summary["models"]:
+        p50 = f"{r['p50_us']:,.0f} us" if "p50_us" in r else "-"
+        p99 = f"{r['p99_us']:,.0f} us" if "p99_us" in r else "-"
+        params = f"{r['params']:,}" if "params" in r else "-"
+        lines.append(
+            f"{r['model']:<26} {r['accuracy']:>9.4f} {r.get('auc', float('nan')):>7.4f} {params:>12} {p50:>12} {p99:>12}"
+        )
+    if "retention" in summary:
+        lines.append(
+            f"retention (student / {summary['best_teacher']}): {summary['retention']:.2%}; "
+            f"student is {summary['speedup_p50']:,.0f}x faster at p50 (one CPU thread)"
+        )
+    return "\n".join(lines)

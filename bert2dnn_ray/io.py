@@ -1,0 +1,284 @@
+"""Reading and writing tables: Parquet, JSONL, CSV/TSV and plain text, on any pyarrow filesystem.
+
+Paths may be a file, a directory, a glob, or a URI (``s3://``, ``gs://``, ``file://``).
+Every problem is a :class:`DataError` naming the file (and column) at fault.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import posixpath
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.fs as pafs
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from .errors import DataError
+
+FORMATS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".txt": "text",
+    ".text": "text",
+}
+_COMPRESSION = (".gz", ".bz2", ".zst", ".lz4")
+
+
+def file_format(path: str) -> str:
+    """Format from the file name (compression suffixes are looked through)."""
+    name = path.lower()
+    for suffix in _COMPRESSION:
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    ext = posixpath.splitext(name)[1]
+    if ext not in FORMATS:
+        raise DataError(
+            f"{path}: unsupported file type {ext or '(none)'!r}; use one of {sorted(set(FORMATS))}"
+        )
+    return FORMATS[ext]
+
+
+def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem and the path inside it, for a local path or a URI."""
+    if "://" not in uri:
+        return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(uri))
+    try:
+        return pafs.FileSystem.from_uri(uri)
+    except Exception as e:  # pyarrow raises several types
+        raise DataError(f"{uri}: cannot open filesystem ({e})") from None
+
+
+def _visible(path: str) -> bool:
+    base = posixpath.basename(path)
+    return not (base.startswith(".") or base.startswith("_"))
+
+
+def resolve_files(uri: str) -> tuple[pafs.FileSystem, list[str]]:
+    """Expand a file, directory (recursive) or glob into a sorted list of data files."""
+    fs, path = filesystem(uri)
+    if any(ch in path for ch in "*?["):
+        root = path
+        while any(ch in root for ch in "*?["):
+            root = posixpath.dirname(root)
+        infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+        files = [i.path for i in infos if i.type == pafs.FileType.File and fnmatch.fnmatch(i.path, path)]
+    else:
+        info = fs.get_file_info(path)
+        if info.type == pafs.FileType.NotFound:
+            raise DataError(f"{uri}: no such file or directory")
+        if info.type == pafs.FileType.Directory:
+            infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
+            files = [
+                i.path
+                for i in infos
+                if i.type == pafs.FileType.File
+                and _visible(i.path)
+                and all(_visible(part) for part in posixpath.relpath(i.path, path).split("/")[:-1])
+            ]
+            files = [f for f in files if _is_data_file(f)]
+        else:
+            files = [path]
+    files = sorted(files)
+    if not files:
+        raise DataError(f"{uri}: no data files found")
+    for f in files:
+        file_format(f)
+    return fs, files
+
+
+def _is_data_file(path: str) -> bool:
+    try:
+        file_format(path)
+        return True
+    except DataError:
+        return False
+
+
+def decode_text_column(col: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, list[int]]:
+    """Binary → string; rows that are not valid UTF-8 become null and are returned by index."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        return arr, []
+    if not (pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type)):
+        return pc.cast(arr, pa.string()), []
+    try:
+        return pc.cast(arr, pa.string()), []
+    except pa.ArrowInvalid:
+        out, bad = [], []
+        for i, v in enumerate(arr.to_pylist()):
+            if v is None:
+                out.append(None)
+                continue
+            try:
+                out.append(v.decode("utf-8"))
+            except UnicodeDecodeError:
+                out.append(None)
+                bad.append(i)
+        return pa.array(out, pa.string()), bad
+
+
+@dataclass
+class ReadResult:
+    table: pa.Table
+    invalid_utf8: dict[str, list[int]]  # column -> row indices (within this table) that were not UTF-8
+
+
+def read_file(
+    fs: pafs.FileSystem,
+    path: str,
+    columns: Sequence[str] | None = None,
+    text_columns: Sequence[str] = (),
+) -> ReadResult:
+    """Read one whole file. ``text_columns`` are read as bytes and decoded row by row if needed."""
+    fmt = file_format(path)
+    try:
+        if fmt == "parquet":
+            with fs.open_input_file(path) as f:
+                table = pq.read_table(f, columns=list(columns) if columns else None)
+        elif fmt == "text":
+            with fs.open_input_stream(path) as f:
+                data = f.read()
+            lines = data.split(b"\n")
+            if lines and lines[-1] == b"":
+                lines.pop()
+            lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
+            name = (columns or text_columns or ["text"])[0]
+            table = pa.table({name: pa.array(lines, pa.binary())})
+        else:
+            with fs.open_input_stream(path) as f:
+                if fmt == "jsonl":
+                    table = pajson.read_json(f)
+                else:
+                    convert = pacsv.ConvertOptions(
+                        column_types={c: pa.binary() for c in text_columns},
+                        include_columns=list(columns) if columns else None,
+                        strings_can_be_null=False,
+                    )
+                    parse = pacsv.ParseOptions(
+                        delimiter="\t" if fmt == "tsv" else ",",
+                        quote_char=False if fmt == "tsv" else '"',
+                        newlines_in_values=fmt == "csv",
+                    )
+                    table = pacsv.read_csv(
+                        f,
+                        parse_options=parse,
+                        convert_options=convert,
+                        read_options=pacsv.ReadOptions(block_size=1 << 24),
+                    )
+    except (pa.ArrowInvalid, pa.ArrowKeyError, OSError, KeyError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"{path}: cannot read as {fmt} ({msg})") from None
+    if columns:
+        missing = [c for c in columns if c not in table.column_names]
+        if missing:
+            raise DataError(f"{path}: missing column {missing[0]!r} (has {table.column_names})")
+        table = table.select(list(columns))
+    invalid: dict[str, list[int]] = {}
+    for c in text_columns:
+        if c in table.column_names:
+            arr, bad = decode_text_column(table[c])
+            table = table.set_column(table.column_names.index(c), c, arr)
+            if bad:
+                invalid[c] = bad
+    return ReadResult(table, invalid)
+
+
+def parquet_row_groups(fs: pafs.FileSystem, path: str) -> list[int]:
+    """Row counts of each row group (metadata only)."""
+    try:
+        with fs.open_input_file(path) as f:
+            md = pq.ParquetFile(f).metadata
+            return [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+    except (pa.ArrowInvalid, OSError) as e:
+        raise DataError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0]})") from None
+
+
+def read_parquet_rows(
+    fs: pafs.FileSystem, path: str, row_groups: Sequence[int], columns: Sequence[str] | None
+) -> pa.Table:
+    with fs.open_input_file(path) as f:
+        pf = pq.ParquetFile(f)
+        missing = [c for c in (columns or []) if c not in pf.schema_arrow.names]
+        if missing:
+            raise DataError(f"{path}: missing column {missing[0]!r} (has {pf.schema_arrow.names})")
+        return pf.read_row_groups(list(row_groups), columns=list(columns) if columns else None)
+
+
+def read_table(uri: str, columns: Sequence[str] | None = None, text_columns: Sequence[str] = ()) -> pa.Table:
+    """Read every file under ``uri`` into one table (for labeled sets that fit in memory).
+
+    Rows that are not valid UTF-8 in ``text_columns`` are an error naming the file and row.
+    """
+    fs, files = resolve_files(uri)
+    tables = []
+    for path in files:
+        res = read_file(fs, path, columns=columns, text_columns=text_columns)
+        for col, rows in res.invalid_utf8.items():
+            raise DataError(f"{path}: row {rows[0]}: column {col!r} is not valid UTF-8")
+        tables.append(res.table)
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except pa.ArrowInvalid as e:
+        raise DataError(f"{uri}: files have incompatible schemas ({e})") from None
+
+
+def write_parquet_atomic(table: pa.Table, uri: str, compression: str = "zstd") -> None:
+    """Write a Parquet file so that readers never see a partial file (rename on local disks;
+    object stores publish on close)."""
+    fs, path = filesystem(uri)
+    parent = posixpath.dirname(path)
+    fs.create_dir(parent, recursive=True)
+    if isinstance(fs, pafs.LocalFileSystem):
+        tmp = posixpath.join(parent, f".tmp-{uuid.uuid4().hex}-{posixpath.basename(path)}")
+        pq.write_table(table, tmp, compression=compression, filesystem=fs)
+        os.replace(tmp, path)
+    else:
+        pq.write_table(table, path, compression=compression, filesystem=fs)
+
+
+def exists(uri: str) -> bool:
+    fs, path = filesystem(uri)
+    return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def write_text(uri: str, text: str) -> None:
+    fs, path = filesystem(uri)
+    fs.create_dir(posixpath.dirname(path), recursive=True)
+    with fs.open_output_stream(path) as f:
+        f.write(text.encode("utf-8"))
+
+
+def read_text(uri: str) -> str:
+    fs, path = filesystem(uri)
+    with fs.open_input_stream(path) as f:
+        return f.read().decode("utf-8")
+
+
+def write_json(uri: str, data) -> None:
+    if "://" not in uri:
+        from .runtime import write_json_atomic
+
+        write_json_atomic(uri, data)
+    else:
+        write_text(uri, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def join(base: str, *parts: str) -> str:
+    """Join path parts for local paths and URIs alike."""
+    if "://" in base:
+        return posixpath.join(base, *parts)
+    return str(Path(base, *parts))

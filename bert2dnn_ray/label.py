@@ -1,0 +1,489 @@
+"""Soft-labeling: stream unlabeled texts through one or more teachers with Ray Data.
+
+The input is planned into deterministic *chunks* (Parquet row groups, or whole files for the
+line formats). A pool of Ray actors — GPU or fractional-CPU — each loads every teacher once and
+turns a chunk into one Parquet part: logits per teacher, probabilities at each temperature and
+the stacked soft label. Parts (``data/part-*.parquet``) are written atomically and a chunk is committed by its stats file,
+so a killed job run again skips committed chunks and redoes the rest: the output holds each
+input row exactly once. Bad rows go to ``quarantine/`` with their reason.
+
+Output schema (one row per labeled input row) — see README "Soft-label schema":
+``row_id``, the text column(s) (normalised), ``truncated``, ``<teacher>_logits``,
+``<teacher>_probs_t<T>`` for each temperature, ``stacked_logits``, ``stacked_probs_t<T>``.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import time
+from collections import Counter
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
+
+from . import io
+from .config import Strict
+from .data import Columns
+from .errors import ConfigError, DataError
+from .metrics import softmax
+from .runtime import actor_cpus, init_ray, log, torch_threads
+from .teachers import TeacherRunner, TeacherSpec, model_num_labels
+from .text import normalize_array
+
+MANIFEST = "manifest.json"
+
+
+class StackConfig(Strict):
+    method: Literal["mean", "weighted", "logreg"] = Field(
+        "mean",
+        description="mean of logits, weighted mean (teacher.weight), or logistic regression over logits",
+    )
+    dev: str | None = Field(None, description="labeled dev set to fit the 'logreg' stacker on")
+    label_column: str = "label"
+    C: float = Field(1.0, gt=0, description="inverse regularisation of the logreg stacker")
+
+
+class LabelConfig(Strict):
+    input: str | None = Field(None, description="unlabeled texts: file, directory, glob or URI")
+    columns: Columns = Columns()
+    output_dir: str | None = Field(None, description="where part-*.parquet, quarantine/ and manifest.json go")
+    teachers: list[TeacherSpec] = Field(default_factory=list)
+    temperatures: list[float] = Field(default_factory=lambda: [1.0, 2.0], min_length=1)
+    stack: StackConfig = StackConfig()
+    chunk_rows: int = Field(50_000, ge=1, description="target rows per chunk (unit of work and of resume)")
+    num_actors: int = Field(1, ge=1, description="teacher actor pool size")
+    num_gpus_per_actor: float = Field(0.0, ge=0)
+    cpus_per_actor: float | None = Field(None, gt=0, description="default: a fraction on small machines")
+    torch_threads: int | None = Field(None, ge=1)
+    trust_remote_code: bool = False
+    address: str | None = None
+
+
+def temp_suffix(t: float) -> str:
+    return f"t{t:g}".replace(".", "p")
+
+
+def _fsl(values: np.ndarray) -> pa.FixedSizeListArray:
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1])
+
+
+# ----------------------------------------------------------------------------- planning
+
+
+def plan_chunks(cfg: LabelConfig) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Deterministic chunk list and an input signature (to refuse resuming onto other input)."""
+    fs, files = io.resolve_files(cfg.input)
+    _, root = io.filesystem(cfg.input)
+    import pyarrow.fs as pafs
+
+    if fs.get_file_info(root).type != pafs.FileType.Directory:
+        root = posixpath.dirname(files[0])
+    scheme = cfg.input.split("://", 1)[0] + "://" if "://" in cfg.input else ""
+    chunks: list[dict[str, Any]] = []
+    sig_files = []
+    for fi, path in enumerate(files):
+        info = fs.get_file_info(path)
+        sig_files.append([path, info.size])
+        if io.file_format(path) == "parquet":
+            groups = io.parquet_row_groups(fs, path)
+            cur: list[int] = []
+            cur_rows, offset, start = 0, 0, 0
+            for gi, n in enumerate(groups):
+                if cur and cur_rows + n > cfg.chunk_rows:
+                    chunks.append(_chunk(fi, scheme, path, root, len(chunks), cur, start, cur_rows))
+                    start, cur, cur_rows = offset, [], 0
+                if n > cfg.chunk_rows:  # a big row group is split into slices of chunk_rows
+                    for s0 in range(0, n, cfg.chunk_rows):
+                        ln = min(cfg.chunk_rows, n - s0)
+                        chunks.append(_chunk(fi, scheme, path, root, len(chunks), [gi], offset + s0, ln, s0))
+                    offset += n
+                    start = offset
+                    continue
+                cur.append(gi)
+                cur_rows += n
+                offset += n
+            if cur:
+                chunks.append(_chunk(fi, scheme, path, root, len(chunks), cur, start, cur_rows))
+        else:
+            chunks.append(_chunk(fi, scheme, path, root, len(chunks), [], 0, -1))
+    return chunks, {"input": cfg.input, "files": sig_files}
+
+
+def _chunk(
+    fi: int,
+    scheme: str,
+    path: str,
+    root: str,
+    n: int,
+    groups: list[int],
+    start: int,
+    rows: int,
+    slice_start: int = -1,
+) -> dict[str, Any]:
+    """A unit of work: row groups of one file (or a slice of one big row group), or a whole file."""
+    return {
+        "chunk_id": f"{n:06d}",
+        "uri": scheme + path,
+        "name": posixpath.relpath(path, root),
+        "file_index": fi,
+        "row_groups": groups,
+        "row_offset": start,
+        "rows": rows,
+        "slice_start": slice_start,
+    }
+
+
+# ----------------------------------------------------------------------------- the actor
+
+
+class ChunkLabeler:
+    """Ray Data actor: loads the teachers once; labels one chunk per call and writes it."""
+
+    def __init__(self, payload: dict[str, Any]):
+        import torch
+
+        cfg = LabelConfig.model_validate(payload["cfg"])
+        self.cfg = cfg
+        self.stacker = payload["stacker"]
+        device = "cuda" if cfg.num_gpus_per_actor > 0 and torch.cuda.is_available() else "cpu"
+        if device == "cpu":
+            torch.set_num_threads(payload["threads"])
+        self.runners = [TeacherRunner(t, device, cfg.trust_remote_code) for t in cfg.teachers]
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        stats = [self.label_chunk(spec) for spec in batch.to_pylist()]
+        return pa.table({"chunk_id": [s["chunk_id"] for s in stats], "stats": [json.dumps(s) for s in stats]})
+
+    def _read(self, spec: dict[str, Any]) -> tuple[pa.Table, dict[str, list[int]]]:
+        cols = self.cfg.columns
+        text_cols = [cols.text] + ([cols.pair] if cols.pair else [])
+        wanted = text_cols + ([cols.id] if cols.id else [])
+        fs, path = io.filesystem(spec["uri"])
+        if spec["row_groups"]:
+            table = io.read_parquet_rows(fs, path, spec["row_groups"], wanted)
+            if spec["slice_start"] >= 0:
+                table = table.slice(spec["slice_start"], spec["rows"])
+            invalid: dict[str, list[int]] = {}
+            for c in text_cols:
+                arr, bad = io.decode_text_column(table[c])
+                table = table.set_column(table.column_names.index(c), c, arr)
+                if bad:
+                    invalid[c] = bad
+            return table, invalid
+        res = io.read_file(fs, path, columns=wanted, text_columns=text_cols)
+        return res.table, res.invalid_utf8
+
+    def label_chunk(self, spec: dict[str, Any]) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        cfg, cols = self.cfg, self.cfg.columns
+        table, invalid = self._read(spec)
+        n = table.num_rows
+        rel = spec["name"]
+        if cols.id:
+            row_ids = pc.cast(table[cols.id], pa.string()).combine_chunks()
+        else:
+            start = spec["row_offset"]
+            row_ids = pa.array([f"{rel}:{i}" for i in range(start, start + n)], pa.string())
+
+        reason = np.full(n, "", dtype=object)
+        text_cols = [cols.text] + ([cols.pair] if cols.pair else [])
+        norm: dict[str, pa.Array] = {}
+        for c in text_cols:
+            raw = table[c].combine_chunks()
+            for i in invalid.get(c, []):
+                reason[i] = reason[i] or f"invalid_utf8:{c}"
+            nulls = np.asarray(raw.is_null().to_numpy(zero_copy_only=False))
+            normed = normalize_array(raw)
+            empty = np.asarray(
+                pc.fill_null(pc.equal(pc.utf8_length(normed), 0), False).to_numpy(zero_copy_only=False)
+            )
+            for i in np.nonzero(nulls & (reason == ""))[0]:
+                reason[i] = f"null:{c}"
+            for i in np.nonzero(empty & (reason == ""))[0]:
+                reason[i] = f"empty:{c}"
+            norm[c] = normed
+        bad = reason != ""
+        good_idx = np.nonzero(~bad)[0]
+        good = pa.array(good_idx, pa.int64())
+        texts = norm[cols.text].take(good).to_pylist()
+        pairs = norm[cols.pair].take(good).to_pylist() if cols.pair else None
+
+        out: dict[str, Any] = {"row_id": row_ids.take(good)}
+        out[cols.text] = norm[cols.text].take(good)
+        if cols.pair:
+            out[cols.pair] = norm[cols.pair].take(good)
+        all_logits, truncated_any = [], np.zeros(len(good_idx), dtype=bool)
+        teacher_stats = {}
+        for runner in self.runners:
+            logits, trunc = runner.logits(texts, pairs)
+            all_logits.append(logits)
+            truncated_any |= trunc
+            name = runner.spec.name
+            out[f"{name}_logits"] = _fsl(logits)
+            for t in cfg.temperatures:
+                out[f"{name}_probs_{temp_suffix(t)}"] = _fsl(softmax(logits, t))
+            teacher_stats[name] = {
+                "truncated": int(trunc.sum()),
+                "class_counts": np.bincount(logits.argmax(1), minlength=logits.shape[1]).tolist()
+                if len(logits)
+                else [],
+                "mean_max_prob": float(softmax(logits).max(1).mean()) if len(logits) else None,
+            }
+        stacked = stack_logits(all_logits, self.stacker)
+        out["stacked_logits"] = _fsl(stacked)
+        for t in cfg.temperatures:
+            out[f"stacked_probs_{temp_suffix(t)}"] = _fsl(softmax(stacked, t))
+        out["truncated"] = pa.array(truncated_any)
+        part = pa.table(out)
+        io.write_parquet_atomic(part, io.join(cfg.output_dir, "data", f"part-{spec['chunk_id']}.parquet"))
+
+        reasons = Counter(r.split(":")[0] for r in reason[bad])
+        if bad.any():
+            bidx = pa.array(np.nonzero(bad)[0], pa.int64())
+            q = {
+                "row_id": row_ids.take(bidx),
+                "reason": pa.array(list(reason[bad]), pa.string()),
+                "source_file": pa.array([rel] * int(bad.sum()), pa.string()),
+            }
+            for c in text_cols:
+                q[c] = table[c].combine_chunks().take(bidx)
+            io.write_parquet_atomic(
+                pa.table(q), io.join(cfg.output_dir, "quarantine", f"part-{spec['chunk_id']}.parquet")
+            )
+        stats = {
+            "chunk_id": spec["chunk_id"],
+            "file": rel,
+            "input_rows": n,
+            "labeled_rows": len(good_idx),
+            "quarantined_rows": int(bad.sum()),
+            "quarantine_reasons": dict(reasons),
+            "truncated_rows": int(truncated_any.sum()),
+            "teachers": teacher_stats,
+            "seconds": time.perf_counter() - t0,
+        }
+        # The stats file commits the chunk: written last, atomically.
+        io.write_json(io.join(cfg.output_dir, "_chunks", f"{spec['chunk_id']}.json"), stats)
+        return stats
+
+
+# ----------------------------------------------------------------------------- stacking
+
+
+def stack_logits(all_logits: list[np.ndarray], stacker: dict[str, Any]) -> np.ndarray:
+    """Combine teachers' logits into the stacked soft label's logits."""
+    if stacker["method"] == "logreg":
+        x = np.concatenate(all_logits, axis=1).astype(np.float64)
+        coef, icpt = np.asarray(stacker["coef"]), np.asarray(stacker["intercept"])
+        z = x @ coef.T + icpt
+        if z.shape[1] == 1:  # binary logistic regression: logits (0, z)
+            z = np.concatenate([np.zeros_like(z), z], axis=1)
+        return z.astype(np.float32)
+    w = np.asarray(stacker.get("weights") or [1.0] * len(all_logits), dtype=np.float64)
+    w = w / w.sum()
+    return np.tensordot(w, np.stack(all_logits).astype(np.float64), axes=1).astype(np.float32)
+
+
+def fit_stacker(cfg: LabelConfig, num_labels: int) -> dict[str, Any]:
+    if cfg.stack.method == "mean":
+        return {"method": "mean", "weights": None}
+    if cfg.stack.method == "weighted":
+        w = [t.weight for t in cfg.teachers]
+        if sum(w) <= 0:
+            raise ConfigError("label.teachers: weights must not all be zero for 'weighted' stacking")
+        return {"method": "weighted", "weights": w}
+    if not cfg.stack.dev:
+        raise ConfigError("label.stack.dev is required for stack.method=logreg (a labeled dev set)")
+    from sklearn.linear_model import LogisticRegression
+
+    from .data import load_labeled
+
+    cols = cfg.columns.model_copy(update={"label": cfg.stack.label_column})
+    dev = load_labeled(cfg.stack.dev, cols, num_labels)
+    log("label", f"fitting logreg stacker on {len(dev)} dev rows")
+    feats = [
+        TeacherRunner(t, "cpu", cfg.trust_remote_code).logits(dev.texts, dev.pairs)[0] for t in cfg.teachers
+    ]
+    x = np.concatenate(feats, axis=1)
+    clf = LogisticRegression(C=cfg.stack.C, max_iter=1000).fit(x, dev.labels)
+    acc = float((clf.predict(x) == dev.labels).mean())
+    return {
+        "method": "logreg",
+        "coef": clf.coef_.tolist(),
+        "intercept": clf.intercept_.tolist(),
+        "dev_accuracy": acc,
+        "dev_rows": len(dev),
+    }
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def _committed(output_dir: str) -> dict[str, dict[str, Any]]:
+    import pyarrow.fs as pafs
+
+    fs, path = io.filesystem(io.join(output_dir, "_chunks"))
+    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    done = {}
+    for i in infos:
+        if i.path.endswith(".json") and not posixpath.basename(i.path).startswith("."):
+            with fs.open_input_stream(i.path) as f:
+                s = json.loads(f.read())
+            done[s["chunk_id"]] = s
+    return done
+
+
+def validate(cfg: LabelConfig) -> int:
+    """Everything that can be checked before work starts; returns the number of classes."""
+    if not cfg.input:
+        raise ConfigError("label.input is required (unlabeled texts)")
+    if not cfg.output_dir:
+        raise ConfigError("label.output_dir is required")
+    if not cfg.teachers:
+        raise ConfigError("label.teachers: at least one teacher is required")
+    names = [t.name for t in cfg.teachers]
+    if len(set(names)) != len(names) or "stacked" in names:
+        raise ConfigError(f"label.teachers: names must be unique and not 'stacked' (got {names})")
+    ks = {t.name: model_num_labels(t, cfg.trust_remote_code) for t in cfg.teachers}
+    if len(set(ks.values())) != 1:
+        raise ConfigError(f"label.teachers: teachers disagree on the number of classes {ks}")
+    return next(iter(ks.values()))
+
+
+def _check_columns(cfg: LabelConfig, chunks: list[dict[str, Any]]) -> None:
+    """Read the schema of the first file so a wrong column name fails before any work."""
+    fs, path = io.filesystem(chunks[0]["uri"])
+    cols = cfg.columns
+    wanted = [cols.text] + ([cols.pair] if cols.pair else []) + ([cols.id] if cols.id else [])
+    if io.file_format(path) == "parquet":
+        import pyarrow.parquet as pq
+
+        with fs.open_input_file(path) as f:
+            names = pq.ParquetFile(f).schema_arrow.names
+        missing = [c for c in wanted if c not in names]
+        if missing:
+            raise DataError(f"{path}: missing column {missing[0]!r} (has {names})")
+    elif io.file_format(path) != "text":
+        io.read_file(fs, path, columns=wanted, text_columns=wanted[:1])
+
+
+def run(cfg: LabelConfig) -> dict[str, Any]:
+    """Label ``input`` into ``output_dir``; resumable. Returns the manifest."""
+    import ray
+    import ray.data
+
+    num_labels = validate(cfg)
+    chunks, signature = plan_chunks(cfg)
+    _check_columns(cfg, chunks)
+    sig_path = io.join(cfg.output_dir, "_input_signature.json")
+    if io.exists(sig_path):
+        old = json.loads(io.read_text(sig_path))
+        if old != json.loads(json.dumps(signature)):
+            raise ConfigError(f"{cfg.output_dir}: holds labels of a different input; use a new output_dir")
+    else:
+        io.write_json(sig_path, signature)
+    stacker_path = io.join(cfg.output_dir, "stacker.json")
+    if io.exists(stacker_path):
+        stacker = json.loads(io.read_text(stacker_path))
+    else:
+        stacker = fit_stacker(cfg, num_labels)
+        io.write_json(stacker_path, stacker)
+
+    done = _committed(cfg.output_dir)
+    pending = [c for c in chunks if c["chunk_id"] not in done]
+    log(
+        "label",
+        f"{len(chunks)} chunks planned, {len(done)} already done, {len(pending)} to label "
+        f"with {len(cfg.teachers)} teacher(s)",
+    )
+    t0 = time.perf_counter()
+    if pending:
+        init_ray(cfg.address)
+        payload = {"cfg": cfg.model_dump(), "stacker": stacker, "threads": torch_threads(cfg.torch_threads)}
+        items = [{**c, "row_groups": list(c["row_groups"])} for c in pending]
+        ds = ray.data.from_items(items, override_num_blocks=len(items))
+        ds = ds.map_batches(
+            ChunkLabeler,
+            fn_constructor_kwargs={"payload": payload},
+            batch_size=1,
+            batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(size=cfg.num_actors),
+            num_cpus=actor_cpus(cfg.cpus_per_actor, cfg.num_actors) if not cfg.num_gpus_per_actor else 1,
+            num_gpus=cfg.num_gpus_per_actor or None,
+        )
+        rows = 0
+        for i, row in enumerate(ds.iter_rows(), start=1):
+            s = json.loads(row["stats"])
+            rows += s["input_rows"]
+            el = time.perf_counter() - t0
+            log(
+                "label",
+                f"chunk {s['chunk_id']} done ({i}/{len(pending)}): {s['labeled_rows']} labeled, "
+                f"{s['quarantined_rows']} quarantined; {rows / max(el, 1e-9):,.0f} rows/s",
+            )
+    manifest = write_manifest(cfg, chunks, stacker, time.perf_counter() - t0)
+    log(
+        "label",
+        f"done: {manifest['input_rows']} input rows = {manifest['labeled_rows']} labeled + "
+        f"{manifest['quarantined_rows']} quarantined ({manifest['truncated_rows']} truncated) -> {cfg.output_dir}",
+    )
+    return manifest
+
+
+def write_manifest(
+    cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[str, Any], seconds: float
+) -> dict[str, Any]:
+    done = _committed(cfg.output_dir)
+    missing = [c["chunk_id"] for c in chunks if c["chunk_id"] not in done]
+    if missing:
+        raise RuntimeError(
+            f"label: {len(missing)} chunks did not complete (first {missing[0]}); run again to resume"
+        )
+    stats = [done[c["chunk_id"]] for c in chunks]
+    reasons: Counter = Counter()
+    teachers: dict[str, dict[str, Any]] = {}
+    for s in stats:
+        reasons.update(s["quarantine_reasons"])
+        for name, ts in s["teachers"].items():
+            agg = teachers.setdefault(name, {"truncated": 0, "class_counts": None})
+            agg["truncated"] += ts["truncated"]
+            if ts["class_counts"]:
+                cc = np.asarray(ts["class_counts"])
+                agg["class_counts"] = (
+                    cc if agg["class_counts"] is None else np.asarray(agg["class_counts"]) + cc
+                ).tolist()
+    manifest = {
+        "input": cfg.input,
+        "chunks": len(chunks),
+        "input_rows": sum(s["input_rows"] for s in stats),
+        "labeled_rows": sum(s["labeled_rows"] for s in stats),
+        "quarantined_rows": sum(s["quarantined_rows"] for s in stats),
+        "quarantine_reasons": dict(reasons),
+        "truncated_rows": sum(s["truncated_rows"] for s in stats),
+        "teachers": {t.name: {**t.model_dump(), **teachers.get(t.name, {})} for t in cfg.teachers},
+        "temperatures": cfg.temperatures,
+        "stacking": {k: v for k, v in stacker.items() if k not in ("coef", "intercept")},
+        "columns": cfg.columns.model_dump(),
+        "label_seconds_this_run": seconds,
+        "files": sorted(f"data/part-{c['chunk_id']}.parquet" for c in chunks),
+    }
+    assert manifest["input_rows"] == manifest["labeled_rows"] + manifest["quarantined_rows"]
+    io.write_json(io.join(cfg.output_dir, MANIFEST), manifest)
+    from .runtime import mark_done
+
+    if "://" not in cfg.output_dir:
+        mark_done(cfg.output_dir, {"rows": manifest["labeled_rows"]})
+    return manifest
+
+
+def soft_label_files(output_dir: str) -> list[str]:
+    """The part files of a completed labeling run (for the student's trainer)."""
+    path = io.join(output_dir, MANIFEST)
+    if not io.exists(path):
+        raise DataError(f"{output_dir}: no {MANIFEST}; run `bert2dnn label` first (or let it finish)")
+    m = json.loads(io.read_text(path))
+    return [io.join(output_dir, f) for f in m["files"]]

@@ -1,0 +1,188 @@
+"""The whole pipeline: data → teachers → soft labels → student → evaluation → export.
+
+Each stage's section is that stage's own config; paths left unset are filled in under the run
+directory ``<runs_dir>/<name>/``. Stages that already finished are skipped, so running the
+same command again resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from . import data as data_mod
+from . import evaluate as evaluate_mod
+from . import export as export_mod
+from . import label as label_mod
+from . import teacher as teacher_mod
+from .config import Strict
+from .errors import ConfigError
+from .runtime import log
+from .student import train as train_mod
+from .teachers import TeacherSpec
+
+STAGES = ("data", "finetune", "label", "train", "evaluate", "export")
+
+
+class DataSection(data_mod.DataConfig):
+    """Where the pipeline's data comes from: generated (synthetic) or your own files."""
+
+    train: str | None = Field(None, description="labeled training set (source=files)")
+    dev: str | None = Field(None, description="labeled dev set (source=files)")
+    test: str | None = Field(None, description="held-out labeled test set (source=files)")
+    unlabeled: str | None = Field(None, description="unlabeled transfer set (source=files)")
+    columns: data_mod.Columns = data_mod.Columns()
+    unlabeled_columns: data_mod.Columns | None = Field(
+        None, description="columns of the unlabeled set (default: columns)"
+    )
+    label_names: list[str] | None = None
+
+
+class PipelineConfig(Strict):
+    name: str = Field("default", description="run name: outputs go to <runs_dir>/<name>/")
+    runs_dir: str = "runs"
+    address: str | None = Field(None, description="Ray cluster address (default RAY_ADDRESS or local)")
+    stages: list[Literal["data", "finetune", "label", "train", "evaluate", "export"]] = Field(
+        default_factory=lambda: list(STAGES), description="stages to run, in pipeline order"
+    )
+    data: DataSection = DataSection()
+    finetune: teacher_mod.FinetuneConfig = teacher_mod.FinetuneConfig()
+    label: label_mod.LabelConfig = label_mod.LabelConfig()
+    train: train_mod.TrainConfig = train_mod.TrainConfig()
+    evaluate: evaluate_mod.EvalConfig = evaluate_mod.EvalConfig()
+    export: export_mod.ExportConfig = export_mod.ExportConfig()
+
+
+def _fill(section: Strict, **defaults: Any) -> Any:
+    """Copy of ``section`` with every field that is unset (None / empty) given ``defaults``."""
+    update = {k: v for k, v in defaults.items() if getattr(section, k) in (None, [], {})}
+    return section.model_validate({**section.model_dump(), **update})
+
+
+def resolve(cfg: PipelineConfig) -> dict[str, Any]:
+    """Fill every stage config's paths from the run directory; return them by stage."""
+    run_dir = Path(cfg.runs_dir, cfg.name)
+    d = cfg.data
+    if d.source == "synthetic":
+        data_dir = run_dir / "data"
+        paths = {k: str(data_dir / f"{k}.parquet") for k in ("train", "dev", "test", "unlabeled")}
+        from .synthetic import label_names
+
+        scfg = d.synthetic
+        names = d.label_names or label_names(scfg.task)
+        cols = (
+            d.columns
+            if "columns" in d.model_fields_set
+            else (
+                data_mod.Columns(text="query", pair="title")
+                if scfg.task == "query_title"
+                else data_mod.Columns()
+            )
+        )
+        data_cfg = d.model_copy(update={"output_dir": d.output_dir or str(data_dir)})
+    else:
+        missing = [k for k in ("train", "dev", "test", "unlabeled") if not getattr(d, k)]
+        if missing:
+            raise ConfigError(f"data.{missing[0]} is required when data.source is 'files'")
+        paths = {k: getattr(d, k) for k in ("train", "dev", "test", "unlabeled")}
+        names, cols, data_cfg = d.label_names, d.columns, d
+    ucols = d.unlabeled_columns or cols.model_copy(
+        update={"id": "id" if d.source == "synthetic" else cols.id}
+    )
+
+    ft = _fill(
+        cfg.finetune,
+        train=paths["train"],
+        dev=paths["dev"],
+        output_dir=str(run_dir / "teachers"),
+        label_names=names,
+        address=cfg.address,
+    )
+    if "columns" not in cfg.finetune.model_fields_set:
+        ft = ft.model_copy(update={"columns": cols})
+    teachers = [
+        TeacherSpec(name=t.name, path=str(Path(ft.output_dir, t.name)), max_length=t.max_length)
+        for t in ft.teachers
+    ]
+    lb = _fill(
+        cfg.label,
+        input=paths["unlabeled"],
+        output_dir=str(run_dir / "soft_labels"),
+        teachers=teachers,
+        address=cfg.address,
+    )
+    if "columns" not in cfg.label.model_fields_set:
+        lb = lb.model_copy(update={"columns": ucols})
+    if lb.stack.method == "logreg" and not lb.stack.dev:
+        lb = lb.model_copy(update={"stack": lb.stack.model_copy(update={"dev": paths["dev"]})})
+    tr = _fill(
+        cfg.train,
+        soft_labels=lb.output_dir,
+        dev=paths["dev"],
+        output_dir=str(run_dir / "student"),
+        storage_path=str((run_dir / "_checkpoints").resolve()),
+        label_names=names,
+        address=cfg.address,
+    )
+    if "columns" not in cfg.train.model_fields_set:
+        tr = tr.model_copy(
+            update={
+                "columns": data_mod.Columns(text=lb.columns.text, pair=lb.columns.pair),
+                "dev_columns": cols,
+            }
+        )
+    ev = _fill(
+        cfg.evaluate,
+        test=paths["test"],
+        teachers=lb.teachers,
+        student=tr.output_dir,
+        output=str(run_dir / "eval.json"),
+    )
+    if "columns" not in cfg.evaluate.model_fields_set:
+        ev = ev.model_copy(update={"columns": cols})
+    ex = _fill(cfg.export, student=tr.output_dir, output_dir=str(run_dir / "export"))
+    return {
+        "run_dir": run_dir,
+        "data": data_cfg,
+        "finetune": ft,
+        "label": lb,
+        "train": tr,
+        "evaluate": ev,
+        "export": ex,
+    }
+
+
+def run(cfg: PipelineConfig) -> dict[str, Any]:
+    stages = resolve(cfg)
+    run_dir: Path = stages["run_dir"]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    from .config import to_yaml
+
+    (run_dir / "pipeline.yaml").write_text(to_yaml(cfg), encoding="utf-8")
+    log("pipeline", f"run '{cfg.name}' -> {run_dir} (stages: {', '.join(cfg.stages)})")
+    results: dict[str, Any] = {}
+    t_all = time.perf_counter()
+    for stage in STAGES:
+        if stage not in cfg.stages:
+            continue
+        t0 = time.perf_counter()
+        log("pipeline", f"== {stage} ==")
+        if stage == "data":
+            if cfg.data.source == "synthetic":
+                results[stage] = data_mod.run(stages["data"])
+        elif stage == "finetune":
+            results[stage] = teacher_mod.run(stages["finetune"])
+        elif stage == "label":
+            results[stage] = label_mod.run(stages["label"])
+        elif stage == "train":
+            results[stage] = train_mod.run(stages["train"])
+        elif stage == "evaluate":
+            results[stage] = evaluate_mod.run(stages["evaluate"])
+        elif stage == "export":
+            results[stage] = export_mod.run(stages["export"])
+        log("pipeline", f"{stage} finished in {time.perf_counter() - t0:.1f}s")
+    log("pipeline", f"all stages finished in {time.perf_counter() - t_all:.1f}s; outputs in {run_dir}")
+    return results

@@ -1,0 +1,132 @@
+"""Ray runtime: join a cluster or start a local one, progress logging, run directories."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+_T0 = time.monotonic()
+
+
+def log(stage: str, msg: str) -> None:
+    """Progress line on stderr: elapsed seconds, stage, message."""
+    print(f"[{time.monotonic() - _T0:7.1f}s] {stage:>9} | {msg}", file=sys.stderr, flush=True)
+
+
+def cluster_address(address: str | None = None) -> str | None:
+    """The cluster to join: explicit ``address`` first, then ``RAY_ADDRESS``; None means local."""
+    addr = address or os.environ.get("RAY_ADDRESS") or None
+    return addr if addr and addr.lower() != "local" else None
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Connect to ``address`` / ``RAY_ADDRESS``, or start a local Ray with the dashboard off.
+
+    Idempotent: does nothing if Ray is already initialised in this process (tests share one).
+    """
+    import ray
+
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # Workers inherit the driver's environment: keep the HF libraries offline-safe and quiet.
+    env_vars = {
+        k: os.environ[k]
+        for k in (
+            "HF_HUB_OFFLINE",
+            "TRANSFORMERS_OFFLINE",
+            "HF_HOME",
+            "TOKENIZERS_PARALLELISM",
+            "HF_HUB_DISABLE_PROGRESS_BARS",
+        )
+        if k in os.environ
+    }
+    runtime_env = {"env_vars": env_vars} if env_vars else None
+    addr = cluster_address(address)
+    if addr:
+        log("ray", f"joining cluster at {addr}")
+        ray.init(address=addr, runtime_env=runtime_env, log_to_driver=True)
+    else:
+        log("ray", f"starting local Ray ({num_cpus or os.cpu_count()} CPUs, dashboard off)")
+        ray.init(
+            num_cpus=num_cpus,
+            include_dashboard=False,
+            dashboard_host="127.0.0.1",
+            runtime_env=runtime_env,
+            log_to_driver=True,
+            configure_logging=True,
+            logging_level="WARNING",
+        )
+    _quiet_ray_data()
+
+
+def _quiet_ray_data() -> None:
+    try:
+        from ray.data import DataContext
+
+        ctx = DataContext.get_current()
+        ctx.enable_progress_bars = sys.stderr.isatty()
+        ctx.print_on_execution_start = False
+    except Exception:  # pragma: no cover - cosmetic only
+        pass
+
+
+def cluster_cpus() -> float:
+    import ray
+
+    return float(ray.cluster_resources().get("CPU", 1.0))
+
+
+def cluster_gpus() -> float:
+    import ray
+
+    return float(ray.cluster_resources().get("GPU", 0.0))
+
+
+def actor_cpus(requested: float | None, num_actors: int = 1) -> float:
+    """CPUs to reserve per actor.
+
+    ``requested`` wins when given. Otherwise an actor takes at most half the cluster's CPUs
+    divided among the pool, so read/write tasks always have room: on a 2-core machine a
+    pool of 1 actor gets 0.5 CPU and never starves the tasks feeding it.
+    """
+    if requested is not None:
+        return float(requested)
+    total = cluster_cpus()
+    return max(0.05, min(1.0, total / (4.0 * max(1, num_actors))))
+
+
+def torch_threads(requested: int | None) -> int:
+    """Intra-op threads for torch inside an actor or worker (defaults to the node's cores)."""
+    if requested:
+        return int(requested)
+    return max(1, os.cpu_count() or 1)
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, p)
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+SUCCESS = "_SUCCESS.json"
+
+
+def mark_done(out_dir: str | Path, info: dict[str, Any]) -> None:
+    """Mark a stage's output directory complete (the pipeline skips completed stages)."""
+    write_json_atomic(Path(out_dir) / SUCCESS, {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **info})
+
+
+def is_done(out_dir: str | Path) -> bool:
+    return (Path(out_dir) / SUCCESS).is_file()

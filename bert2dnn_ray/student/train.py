@@ -1,0 +1,379 @@
+"""Student training: the hashed n-gram FFN fit on soft labels, data-parallel with Ray Train.
+
+Loss (per example)::
+
+    (1 - w) * CE(teacher_probs_T, softmax(student_logits)) + w * CE(gold_label, softmax(student_logits))
+
+where ``teacher_probs_T`` is the chosen soft-label column (a teacher's or the stacked one) at
+temperature T, and ``w = hard_label_weight`` applies only when a gold label column is given.
+Checkpoints (every epoch and every ``checkpoint_every_steps``) hold the current weights, the
+optimizer, the step counters and the best-so-far weights, so a killed run resumes mid-epoch
+with its step counter intact. At the end the best epoch (by dev accuracy) is saved as a
+servable student artifact in ``output_dir``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from .. import data as data_mod
+from .. import io
+from ..config import Strict
+from ..errors import ConfigError, DataError
+from ..featurizer import FeaturizerConfig
+from ..runtime import (
+    actor_cpus,
+    init_ray,
+    is_done,
+    log,
+    mark_done,
+    read_json,
+    torch_threads,
+    write_json_atomic,
+)
+from .model import StudentModelConfig
+
+
+class TrainConfig(Strict):
+    soft_labels: str | None = Field(None, description="output_dir of `bert2dnn label` (has manifest.json)")
+    columns: data_mod.Columns = Field(
+        data_mod.Columns(), description="text/pair columns (and gold label, if any)"
+    )
+    target: str = Field("stacked", description="soft-label source: 'stacked' or a teacher name")
+    temperature: float = Field(2.0, gt=0, description="use the <target>_probs_t<T> column")
+    hard_label_weight: float = Field(
+        0.0, ge=0, le=1, description="weight of gold-label CE (needs columns.label in the soft labels)"
+    )
+    dev: str | None = Field(
+        None, description="labeled dev set, evaluated every epoch; selects the best epoch"
+    )
+    dev_columns: data_mod.Columns | None = Field(None, description="column names in dev (default: columns)")
+    label_names: list[str] | None = None
+    featurizer: FeaturizerConfig = FeaturizerConfig()
+    model: StudentModelConfig = StudentModelConfig()
+    epochs: int = Field(3, ge=1)
+    batch_size: int = Field(128, ge=1, description="per worker")
+    optimizer: Literal["adagrad", "adam", "adamw", "sgd"] = "adagrad"
+    learning_rate: float = Field(0.01, gt=0)
+    lr_schedule: Literal["constant", "linear", "cosine"] = "constant"
+    weight_decay: float = Field(0.0, ge=0)
+    seed: int = 0
+    num_workers: int = Field(2, ge=1)
+    use_gpu: bool = False
+    cpus_per_worker: float | None = Field(None, gt=0)
+    torch_threads: int | None = Field(None, ge=1)
+    checkpoint_every_steps: int = Field(0, ge=0, description="0: only at epoch ends")
+    keep_checkpoints: int = Field(2, ge=1)
+    storage_path: str | None = Field(
+        None, description="Ray Train storage (default output_dir/../_checkpoints)"
+    )
+    run_name: str = Field("student", description="Ray Train run name (same name + storage = resume)")
+    output_dir: str | None = Field(None, description="the best student, as a servable artifact")
+    force: bool = False
+    address: str | None = None
+    max_failures: int = Field(3, ge=0, description="worker/node failures Ray Train recovers from")
+
+
+def _soft_column(cfg: TrainConfig) -> str:
+    from ..label import temp_suffix
+
+    return f"{cfg.target}_probs_{temp_suffix(cfg.temperature)}"
+
+
+def _as_matrix(col: Any) -> np.ndarray:
+    arr = np.asarray(col)
+    if arr.dtype == object:
+        arr = np.stack(arr)
+    return arr.astype(np.float32, copy=False)
+
+
+def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
+    import ray.train
+    import ray.train.torch
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from ..featurizer import Featurizer
+    from ..metrics import classification_metrics
+    from .model import StudentNet
+
+    cfg = TrainConfig.model_validate(c["cfg"])
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(c["threads"])
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    device = ray.train.torch.get_device()
+    feat = Featurizer(cfg.featurizer)
+    mcfg = cfg.model.model_copy(update={"num_labels": c["num_labels"]})
+    model = StudentNet(mcfg, cfg.featurizer.num_buckets)
+    params = model.parameters()
+    if cfg.optimizer == "adagrad":
+        opt = torch.optim.Adagrad(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.SGD(params, lr=cfg.learning_rate, momentum=0.9, weight_decay=cfg.weight_decay)
+    steps_per_epoch = max(1, math.ceil(c["rows"] / world / cfg.batch_size))
+    total = steps_per_epoch * cfg.epochs
+
+    def lr_at(step: int) -> float:
+        if cfg.lr_schedule == "linear":
+            return cfg.learning_rate * max(0.0, 1 - step / total)
+        if cfg.lr_schedule == "cosine":
+            return cfg.learning_rate * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+        return cfg.learning_rate
+
+    state = {"epoch": 0, "epoch_step": 0, "global_step": 0, "best_acc": -1.0, "best_epoch": -1, "history": []}
+    best_weights = None
+    ckpt = ray.train.get_checkpoint()
+    if ckpt:
+        with ckpt.as_directory() as d:
+            model.load_state_dict(load_file(os.path.join(d, "model.safetensors")))
+            opt.load_state_dict(torch.load(os.path.join(d, "optimizer.pt"), weights_only=True))
+            state = read_json(os.path.join(d, "state.json"))
+            bp = os.path.join(d, "best.safetensors")
+            if os.path.exists(bp):
+                best_weights = load_file(bp)
+            elif state["best_epoch"] >= 0:  # no separate file: this checkpoint is the best epoch
+                best_weights = {k: v.clone() for k, v in model.state_dict().items()}
+        if rank == 0:
+            print(
+                f"[student] resuming at epoch {state['epoch'] + 1}, step {state['global_step']}", flush=True
+            )
+    model.to(device)
+    ddp = ray.train.torch.prepare_model(model)
+    shard = ray.train.get_dataset_shard("train")
+    soft_col, text_col, pair_col = c["soft_col"], cfg.columns.text, cfg.columns.pair
+    hard_col = cfg.columns.label if cfg.hard_label_weight > 0 else None
+    dev = c["dev"]
+
+    def report(metrics: dict[str, Any], end_of_epoch: bool) -> None:
+        nonlocal best_weights
+        with tempfile.TemporaryDirectory() as tmp:
+            if rank == 0:
+                sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+                save_file(sd, os.path.join(tmp, "model.safetensors"))
+                torch.save(opt.state_dict(), os.path.join(tmp, "optimizer.pt"))
+                if best_weights is not None and state["best_epoch"] != metrics.get("epoch_completed"):
+                    save_file(best_weights, os.path.join(tmp, "best.safetensors"))
+                write_json_atomic(os.path.join(tmp, "state.json"), state)
+            ck = ray.train.Checkpoint.from_directory(tmp) if rank == 0 else None
+            ray.train.report(metrics, checkpoint=ck)
+
+    while state["epoch"] < cfg.epochs:
+        epoch = state["epoch"]
+        ddp.train()
+        skip = state["epoch_step"]
+        loss_sum, agree, seen = 0.0, 0, 0
+        for bi, batch in enumerate(
+            shard.iter_batches(
+                batch_size=cfg.batch_size,
+                batch_format="numpy",
+                drop_last=False,
+                local_shuffle_buffer_size=max(8 * cfg.batch_size, 4096),
+                local_shuffle_seed=cfg.seed + epoch,
+            )
+        ):
+            if bi < skip:
+                continue  # resuming mid-epoch: these steps were done before the failure
+            ids, offsets = feat.batch(list(batch[text_col]), list(batch[pair_col]) if pair_col else None)
+            ids_t = torch.from_numpy(ids).to(device)
+            off_t = torch.from_numpy(offsets).to(device)
+            target = torch.from_numpy(_as_matrix(batch[soft_col])).to(device)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(state["global_step"])
+            logits = ddp(ids_t, off_t)
+            logp = torch.log_softmax(logits, dim=-1)
+            loss = -(target * logp).sum(-1).mean()
+            if hard_col:
+                gold = torch.as_tensor(batch[hard_col], dtype=torch.long, device=device)
+                loss = (
+                    1 - cfg.hard_label_weight
+                ) * loss + cfg.hard_label_weight * torch.nn.functional.nll_loss(logp, gold)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += float(loss) * len(target)
+            agree += int((logits.argmax(-1) == target.argmax(-1)).sum())
+            seen += len(target)
+            state["epoch_step"] += 1
+            state["global_step"] += 1
+            if cfg.checkpoint_every_steps and state["global_step"] % cfg.checkpoint_every_steps == 0:
+                report(
+                    {
+                        "epoch": epoch,
+                        "global_step": state["global_step"],
+                        "train_loss": loss_sum / max(1, seen),
+                    },
+                    False,
+                )
+        metrics: dict[str, Any] = {
+            "epoch": epoch,
+            "epoch_completed": epoch,
+            "global_step": state["global_step"],
+            "train_loss": loss_sum / max(1, seen),
+            "train_teacher_agreement": agree / max(1, seen),
+        }
+        if rank == 0 and dev is not None:
+            model.eval()
+            with torch.inference_mode():
+                probs = []
+                for s in range(0, len(dev["labels"]), 4096):
+                    ids, offsets = feat.batch(
+                        dev["texts"][s : s + 4096], dev["pairs"][s : s + 4096] if dev["pairs"] else None
+                    )
+                    probs.append(
+                        torch.softmax(
+                            model(torch.from_numpy(ids).to(device), torch.from_numpy(offsets).to(device)), -1
+                        )
+                        .cpu()
+                        .numpy()
+                    )
+            m = classification_metrics(np.concatenate(probs), np.asarray(dev["labels"]))
+            metrics.update({f"dev_{k}": v for k, v in m.items()})
+            print(
+                f"[student] epoch {epoch + 1}/{cfg.epochs} step {state['global_step']} loss {metrics['train_loss']:.4f} "
+                f"dev acc {m['accuracy']:.4f} auc {m.get('auc', float('nan')):.4f} "
+                f"teacher agreement {metrics['train_teacher_agreement']:.4f}",
+                flush=True,
+            )
+        score = metrics.get("dev_accuracy", -metrics["train_loss"])
+        state["history"].append(metrics)
+        state["epoch"] = epoch + 1
+        state["epoch_step"] = 0
+        if rank == 0 and score > state["best_acc"]:
+            state["best_acc"], state["best_epoch"] = score, epoch
+            best_weights = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
+        report(metrics, True)
+
+
+def run(cfg: TrainConfig) -> dict[str, Any]:
+    """Train the student on ``soft_labels``; save the best epoch to ``output_dir``."""
+    import ray.data
+    import ray.train
+    from ray.train.torch import TorchTrainer
+    from safetensors.torch import load_file
+
+    from ..label import soft_label_files
+    from .artifact import save_student
+    from .model import StudentNet
+
+    if not cfg.soft_labels:
+        raise ConfigError("train.soft_labels is required (output_dir of the label stage)")
+    if not cfg.output_dir:
+        raise ConfigError("train.output_dir is required")
+    if is_done(cfg.output_dir) and not cfg.force:
+        log("train", f"student already trained at {cfg.output_dir} (force=true to redo)")
+        return read_json(Path(cfg.output_dir, "metrics.json"))
+    files = soft_label_files(cfg.soft_labels)
+    soft_col = _soft_column(cfg)
+    import pyarrow.parquet as pq
+
+    fs, first = io.filesystem(files[0])
+    with fs.open_input_file(first) as f:
+        schema = pq.ParquetFile(f).schema_arrow
+    wanted = [cfg.columns.text] + ([cfg.columns.pair] if cfg.columns.pair else []) + [soft_col]
+    if cfg.hard_label_weight > 0:
+        wanted.append(cfg.columns.label)
+    for col in wanted:
+        if col not in schema.names:
+            avail = sorted(n for n in schema.names if "_probs_" in n)
+            raise DataError(f"{first}: no column {col!r} in the soft labels (soft-label columns: {avail})")
+    num_labels = schema.field(soft_col).type.list_size
+    manifest = read_json(io.join(cfg.soft_labels, "manifest.json")) if "://" not in cfg.soft_labels else {}
+    rows = int(manifest.get("labeled_rows") or sum(pq.ParquetFile(f).metadata.num_rows for f in files))
+    if rows == 0:
+        raise DataError(f"{cfg.soft_labels}: the soft-label set is empty")
+    dev = None
+    if cfg.dev:
+        dcols = cfg.dev_columns or cfg.columns
+        d = data_mod.load_labeled(cfg.dev, dcols, num_labels)
+        dev = {"texts": d.texts, "pairs": d.pairs, "labels": d.labels.tolist()}
+    label_names = cfg.label_names or manifest.get("label_names") or [str(i) for i in range(num_labels)]
+    if len(label_names) != num_labels:
+        raise ConfigError(f"train.label_names has {len(label_names)} names for {num_labels} classes")
+
+    init_ray(cfg.address)
+    storage = cfg.storage_path or str(Path(cfg.output_dir).parent / "_checkpoints")
+    if "://" not in storage:
+        storage = os.path.abspath(storage)
+    ds = ray.data.read_parquet(files, columns=wanted)
+    threads = torch_threads(cfg.torch_threads)
+    if not cfg.use_gpu:
+        threads = max(1, threads // cfg.num_workers)
+    trainer = TorchTrainer(
+        _train_loop,
+        train_loop_config={
+            "cfg": cfg.model_dump(),
+            "num_labels": num_labels,
+            "rows": rows,
+            "soft_col": soft_col,
+            "dev": dev,
+            "threads": threads,
+        },
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=cfg.num_workers,
+            use_gpu=cfg.use_gpu,
+            resources_per_worker={"CPU": actor_cpus(cfg.cpus_per_worker, cfg.num_workers)},
+        ),
+        run_config=ray.train.RunConfig(
+            name=cfg.run_name,
+            storage_path=storage,
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
+            failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
+        ),
+        datasets={"train": ds},
+    )
+    log(
+        "train",
+        f"student: {rows} soft-labeled rows ({soft_col}), {num_labels} classes, {cfg.epochs} epochs, "
+        f"{cfg.num_workers} worker(s), buckets {cfg.featurizer.num_buckets}",
+    )
+    result = trainer.fit()
+    if result.checkpoint is None:
+        raise RuntimeError("student training produced no checkpoint")
+    with result.checkpoint.as_directory() as d:
+        state = read_json(os.path.join(d, "state.json"))
+        bp = os.path.join(d, "best.safetensors")
+        weights = load_file(bp if os.path.exists(bp) else os.path.join(d, "model.safetensors"))
+    mcfg = cfg.model.model_copy(update={"num_labels": num_labels})
+    model = StudentNet(mcfg, cfg.featurizer.num_buckets)
+    model.load_state_dict(weights)
+    best = state["history"][state["best_epoch"]] if state["best_epoch"] >= 0 else state["history"][-1]
+    metrics = {
+        "best_epoch": state["best_epoch"],
+        "best": best,
+        "history": state["history"],
+        "global_step": state["global_step"],
+        "soft_label_column": soft_col,
+        "train_rows": rows,
+    }
+    save_student(
+        cfg.output_dir,
+        model.eval(),
+        cfg.featurizer,
+        mcfg,
+        label_names,
+        metrics=metrics,
+        extra={
+            "text_columns": {"text": cfg.columns.text, "pair": cfg.columns.pair},
+            "temperature": cfg.temperature,
+            "target": cfg.target,
+        },
+    )
+    mark_done(cfg.output_dir, {"dev_accuracy": best.get("dev_accuracy")})
+    log(
+        "train",
+        f"student: best epoch {state['best_epoch'] + 1}, dev accuracy {best.get('dev_accuracy', float('nan')):.4f}, "
+        f"{state['global_step']} steps -> {cfg.output_dir}",
+    )
+    return metrics

@@ -1,0 +1,117 @@
+"""Teacher inference: tokenise, length-aware batch, run, return logits. Shared by labeling
+(inside Ray actors), stacking and evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from . import hf
+from .config import Strict
+from .errors import ConfigError
+
+
+class TeacherSpec(Strict):
+    """A fine-tuned sequence-classification teacher used for labeling / evaluation."""
+
+    name: str = Field(description="short name; output columns are <name>_logits, <name>_probs_t<T>")
+    path: str = Field(description="hub id, local directory, or 'minilm'")
+    max_length: int = Field(128, ge=8, description="tokens; longer inputs are truncated and flagged")
+    batch_size: int = Field(128, ge=1)
+    dtype: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 on GPU, fp32 on CPU"
+    )
+    weight: float = Field(1.0, ge=0, description="weight in 'weighted' stacking")
+
+
+def model_num_labels(spec: TeacherSpec, trust_remote_code: bool = False) -> int:
+    """Read the teacher's class count from its config (cheap; fails with one line if unloadable)."""
+    from transformers import AutoConfig
+
+    path = hf.resolve_model(spec.path)
+    try:
+        return int(AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code).num_labels)
+    except Exception as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"teacher '{spec.name}': cannot load {spec.path!r} ({msg})") from None
+
+
+class TeacherRunner:
+    """One loaded teacher. ``logits(texts, pairs)`` → (float32 [N, K], truncated bool [N])."""
+
+    def __init__(self, spec: TeacherSpec, device: str = "cpu", trust_remote_code: bool = False):
+        import torch
+
+        self.spec = spec
+        self.device = torch.device(device)
+        dtype = spec.dtype
+        if dtype == "auto":
+            dtype = "bf16" if self.device.type == "cuda" else "fp32"
+        self.tokenizer = hf.load_tokenizer(spec.path, trust_remote_code)
+        self.model = hf.load_classifier(
+            spec.path, trust_remote_code=trust_remote_code, dtype=hf.torch_dtype(dtype)
+        )
+        self.model.to(self.device).eval()
+        self.num_labels = int(self.model.config.num_labels)
+        self.label_names = [self.model.config.id2label.get(i, str(i)) for i in range(self.num_labels)]
+
+    def _encode(self, texts: list[str], pairs: list[str] | None):
+        """Tokenise a batch padded to its longest row; rows over max_length are re-tokenised
+        truncated (Rust-only work), and flagged."""
+        import torch
+
+        L = self.spec.max_length
+        enc = self.tokenizer(
+            texts, pairs, truncation=False, padding="longest", return_tensors="pt", verbose=False
+        )
+        mask = enc["attention_mask"]
+        lengths = mask.sum(1)
+        over = lengths > L
+        if not bool(over.any()):
+            return enc, over.numpy()
+        idx = torch.nonzero(over).flatten().tolist()
+        sub = self.tokenizer(
+            [texts[i] for i in idx],
+            [pairs[i] for i in idx] if pairs else None,
+            truncation=True,
+            max_length=L,
+            padding="max_length",
+            return_tensors="pt",
+        )
+        out = {}
+        for k in enc.keys():
+            t = enc[k][:, :L].clone()
+            t[idx] = sub[k]
+            out[k] = t
+        return out, over.numpy()
+
+    def logits(
+        self, texts: Sequence[str], pairs: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        n = len(texts)
+        out = np.empty((n, self.num_labels), dtype=np.float32)
+        truncated = np.zeros(n, dtype=bool)
+        if n == 0:
+            return out, truncated
+        # Length-aware batching: sort by character length so each batch pads little.
+        char_len = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
+        if pairs is not None:
+            char_len += np.fromiter((len(p) for p in pairs), dtype=np.int64, count=n)
+        order = np.argsort(char_len, kind="stable")
+        bs = self.spec.batch_size
+        with torch.inference_mode():
+            for s in range(0, n, bs):
+                idx = order[s : s + bs]
+                bt = [texts[i] for i in idx]
+                bp = [pairs[i] for i in idx] if pairs is not None else None
+                enc, over = self._encode(bt, bp)
+                enc = {k: v.to(self.device, non_blocking=True) for k, v in enc.items()}
+                logits = self.model(**enc).logits.float().cpu().numpy()
+                out[idx] = logits
+                truncated[idx] = over
+        return out, truncated

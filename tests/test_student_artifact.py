@@ -1,0 +1,350 @@
+"""StudentNet math, the student artifact (save/load/predict), ONNX parity and corruption handling."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bert2dnn_ray.errors import ArtifactError, ConfigError, DataError
+from bert2dnn_ray.featurizer import Featurizer, FeaturizerConfig
+from bert2dnn_ray.student import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    OnnxStudent,
+    Student,
+    StudentModelConfig,
+    StudentNet,
+    count_parameters,
+    save_student,
+)
+
+FCFG = FeaturizerConfig(num_buckets=4096, char_ngrams=[3], pair_cross=True)
+MCFG = StudentModelConfig(embedding_dim=16, hidden=[32, 16], num_labels=3)
+LABELS = ["neg", "neutral", "pos"]
+TEXTS = [
+    "cheap red iPhone-15 case!",
+    "",
+    "   ",
+    "Straße über 10€",
+    "women's t-shirt size 10",
+    "nike",
+    "a " * 60,
+    "中文 😀 ｆｕｌｌ",
+]
+PAIRS = ["red case", "nothing", "", "strasse", "t shirt", "nike running shoes", "b", "中文"]
+
+
+def _net(pooling: str = "sqrtn", seed: int = 0, cfg: StudentModelConfig = MCFG, buckets: int = 4096) -> StudentNet:
+    torch.manual_seed(seed)
+    net = StudentNet(cfg.model_copy(update={"pooling": pooling}), buckets)
+    with torch.no_grad():  # make the head non-trivial so probabilities differ between inputs
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    return net.eval()
+
+
+@pytest.fixture()
+def artifact(tmp_path: Path) -> Path:
+    return save_student(
+        tmp_path / "student",
+        _net(),
+        FCFG,
+        MCFG,
+        LABELS,
+        metrics={"accuracy": np.float32(0.75), "n": np.int64(10)},
+        extra={"temperature": 2.0, "text_fields": {"text": "query", "pair": "title"}, "run": "t1"},
+    )
+
+
+# ---------------------------------------------------------------------------------------- model
+@pytest.mark.parametrize("pooling", ["sqrtn", "mean", "sum"])
+@pytest.mark.parametrize("num_labels", [2, 5])
+def test_output_shapes_and_padded_equivalence(pooling, num_labels):
+    cfg = MCFG.model_copy(update={"num_labels": num_labels})
+    net = _net(pooling, cfg=cfg)
+    f = Featurizer(FCFG)
+    ids, offsets = f.batch(TEXTS, PAIRS)
+    with torch.no_grad():
+        logits = net(torch.from_numpy(ids), torch.from_numpy(offsets))
+        assert logits.shape == (len(TEXTS), num_labels)
+        # Padded layout (used by ONNX) is the same function.
+        lens = np.diff(np.append(offsets, len(ids)))
+        width = int(lens.max()) + 3
+        pids = torch.zeros((len(TEXTS), width), dtype=torch.int64)
+        mask = torch.zeros((len(TEXTS), width))
+        for i, (s, n) in enumerate(zip(offsets, lens)):
+            pids[i, :n] = torch.from_numpy(ids[s : s + n])
+            pids[i, n:] = 7  # padding ids are ignored whatever they are
+            mask[i, :n] = 1
+        torch.testing.assert_close(net.forward_padded(pids, mask), logits, rtol=1e-5, atol=1e-5)
+        for i, t in enumerate(TEXTS):
+            one = net.forward_one(torch.from_numpy(f.ids(t, PAIRS[i])))
+            torch.testing.assert_close(one, logits[i : i + 1], rtol=1e-5, atol=1e-5)
+
+
+def test_pooling_math_by_hand():
+    cfg = StudentModelConfig(embedding_dim=3, hidden=[], num_labels=2, pooling="sqrtn")
+    net = StudentNet(cfg, 10)
+    with torch.no_grad():
+        net.embedding.weight.copy_(torch.arange(30, dtype=torch.float32).reshape(10, 3))
+    ids = torch.tensor([1, 2, 2, 5, 9], dtype=torch.int64)
+    offsets = torch.tensor([0, 4], dtype=torch.int64)  # bags [1, 2, 2, 5] and [9]
+    w = net.embedding.weight.detach()
+    bag0 = w[1] + w[2] + w[2] + w[5]  # = [30, 34, 38]
+    assert bag0.tolist() == [30.0, 34.0, 38.0]
+    expected = {
+        "sqrtn": torch.stack([bag0 / 2.0, w[9] / 1.0]),
+        "mean": torch.stack([bag0 / 4.0, w[9]]),
+        "sum": torch.stack([bag0, w[9]]),
+    }
+    for mode, want in expected.items():
+        net.pooling = mode
+        torch.testing.assert_close(net.pool(ids, offsets).detach(), want)
+    # With no hidden layers the logits are just the head applied to the pooled vector.
+    net.pooling = "sqrtn"
+    with torch.no_grad():
+        logits = net(ids, offsets)
+        torch.testing.assert_close(logits, expected["sqrtn"] @ net.head.weight.T + net.head.bias)
+    assert math.isclose(float(net.pool(ids, offsets).detach()[0, 0]), 30.0 / math.sqrt(4))
+
+
+def test_count_parameters_and_config():
+    net = StudentNet(StudentModelConfig(), 262144)
+    expected = 262144 * 64 + (64 * 1024 + 1024) + (1024 * 512 + 512) + (512 * 128 + 128) + (128 * 64 + 64) + (64 * 2 + 2)
+    assert count_parameters(net) == expected
+    assert [n for n, _ in net.named_parameters()][:3] == ["embedding.weight", "hidden.0.weight", "hidden.0.bias"]
+    from bert2dnn_ray.config import build
+
+    for bad in ({"pooling": "max"}, {"num_labels": 1}, {"hidden": [0]}, {"dropout": 1.0}, {"layers": 2}):
+        with pytest.raises(ConfigError):
+            build(StudentModelConfig, bad, source="model")
+
+
+def test_dropout_only_in_training():
+    cfg = MCFG.model_copy(update={"dropout": 0.5})
+    net = _net(cfg=cfg)
+    ids, offsets = (torch.from_numpy(a) for a in Featurizer(FCFG).batch(TEXTS))
+    with torch.no_grad():
+        a, b = net(ids, offsets), net(ids, offsets)
+        torch.testing.assert_close(a, b)
+        net.train()
+        assert not torch.equal(net(ids, offsets), a)
+
+
+# ------------------------------------------------------------------------------------- artifact
+def test_save_load_predict_round_trip(artifact: Path):
+    meta = json.loads((artifact / "student.json").read_text())
+    assert meta["format"] == FORMAT_NAME and meta["format_version"] == FORMAT_VERSION
+    assert meta["label_names"] == LABELS and meta["num_buckets"] == 4096
+    assert meta["temperature"] == 2.0 and meta["text_fields"] == {"text": "query", "pair": "title"}
+    assert meta["extra"] == {"run": "t1"} and len(meta["weights"]["sha256"]) == 64
+    assert sorted(p.name for p in artifact.iterdir()) == ["metrics.json", "model.safetensors", "student.json"]
+
+    s = Student.load(artifact)
+    assert s.label_names == LABELS and s.num_labels == 3
+    assert s.featurizer.config == FCFG and s.metrics == {"accuracy": 0.75, "n": 10}
+    assert s.temperature == 2.0 and s.text_fields["pair"] == "title"
+    assert not s.model.training
+
+    probs = s.predict(TEXTS, PAIRS)
+    assert probs.shape == (len(TEXTS), 3) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
+    assert np.ptp(probs[:, 0]) > 1e-3  # inputs matter
+    # Same numbers as the in-memory model, and as the one-at-a-time path.
+    net = _net()
+    ids, offsets = Featurizer(FCFG).batch(TEXTS, PAIRS)
+    with torch.no_grad():
+        want = torch.softmax(net(torch.from_numpy(ids), torch.from_numpy(offsets)), -1).numpy()
+    np.testing.assert_array_equal(probs, want)
+    singles = np.stack([s.predict_one(t, p) for t, p in zip(TEXTS, PAIRS)])
+    np.testing.assert_allclose(singles, probs, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(s.predict(TEXTS, PAIRS, batch_size=3), probs, rtol=0, atol=1e-6)
+    logits = torch.from_numpy(s.logits(TEXTS, PAIRS))
+    np.testing.assert_allclose(torch.softmax(logits, -1).numpy(), probs, rtol=0, atol=1e-6)
+    assert s.predict([]).shape == (0, 3)
+
+
+def test_onnx_matches_pytorch(artifact: Path):
+    s = Student.load(artifact)
+    onnx_path = s.export_onnx()
+    assert onnx_path == artifact / "model.onnx" and onnx_path.is_file()
+    rec = json.loads((artifact / "student.json").read_text())["onnx"]
+    assert rec["weights_sha256"] == s.meta["weights"]["sha256"] and len(rec["sha256"]) == 64
+
+    o = OnnxStudent.load(artifact)
+    assert o.label_names == LABELS and o.num_labels == 3
+    texts = TEXTS * 20
+    pairs = PAIRS * 20
+    np.testing.assert_allclose(o.predict(texts, pairs, batch_size=37), s.predict(texts, pairs), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(o.logits(TEXTS), s.logits(TEXTS), rtol=0, atol=1e-5)
+    for t, p in zip(TEXTS, PAIRS):
+        np.testing.assert_allclose(o.predict_one(t, p), s.predict_one(t, p), rtol=0, atol=1e-5)
+
+    # Re-saving the student drops the now-stale ONNX file.
+    save_student(artifact, _net(seed=1), FCFG, MCFG, LABELS)
+    assert not (artifact / "model.onnx").exists() and not (artifact / "metrics.json").exists()
+    with pytest.raises(ArtifactError, match="model.onnx"):
+        OnnxStudent.load(artifact)
+
+
+def test_export_to_explicit_path_for_in_memory_student(tmp_path: Path):
+    s = Student(_net(), Featurizer(FCFG), LABELS)
+    with pytest.raises(ArtifactError, match="pass a path"):
+        s.export_onnx()
+    p = s.export_onnx(tmp_path / "x.onnx")
+    assert p.is_file()
+
+
+def test_predict_input_errors(artifact: Path):
+    s = Student.load(artifact)
+    with pytest.raises(DataError, match="predict_one"):
+        s.predict("a single string")
+    with pytest.raises(DataError, match="counts must match"):
+        s.predict(["a", "b"], ["c"])
+    with pytest.raises(DataError, match="batch_size"):
+        s.predict(["a"], batch_size=0)
+
+
+def test_save_validates_inputs(tmp_path: Path):
+    with pytest.raises(ArtifactError, match="num_buckets"):
+        save_student(tmp_path / "a", _net(buckets=1024), FCFG, MCFG, LABELS)
+    with pytest.raises(ArtifactError, match="label_names"):
+        save_student(tmp_path / "b", _net(), FCFG, MCFG, ["neg", "pos"])
+    with pytest.raises(ArtifactError, match="duplicates"):
+        save_student(tmp_path / "c", _net(), FCFG, MCFG, ["a", "a", "b"])
+    with pytest.raises(ArtifactError, match="hidden.0.weight"):
+        save_student(tmp_path / "d", _net(), FCFG, MCFG.model_copy(update={"hidden": [8, 16]}), LABELS)
+    bad = _net()
+    with torch.no_grad():
+        bad.head.bias[0] = float("nan")
+    with pytest.raises(ArtifactError, match="NaN"):
+        save_student(tmp_path / "e", bad, FCFG, MCFG, LABELS)
+    # Plain dicts are accepted for the configs.
+    out = save_student(tmp_path / "f", _net(), FCFG.model_dump(), MCFG.model_dump(), LABELS)
+    assert Student.load(out / "student.json").label_names == LABELS
+
+
+# ----------------------------------------------------------------------------------- corruption
+def _edit_meta(d: Path, **changes) -> None:
+    meta = json.loads((d / "student.json").read_text())
+    for key, value in changes.items():
+        if "__" in key:
+            outer, inner = key.split("__")
+            meta[outer][inner] = value
+        else:
+            meta[key] = value
+    (d / "student.json").write_text(json.dumps(meta))
+
+
+def _expect(path, *fragments: str) -> str:
+    with pytest.raises(ArtifactError) as info:
+        Student.load(path)
+    msg = str(info.value)
+    assert "\n" not in msg
+    for frag in fragments:
+        assert frag in msg, msg
+    return msg
+
+
+def test_missing_paths(tmp_path: Path, artifact: Path):
+    _expect(tmp_path / "nope", str(tmp_path / "nope"), "not found")
+    (tmp_path / "empty").mkdir()
+    _expect(tmp_path / "empty", "student.json is missing")
+    (artifact / "model.safetensors").unlink()
+    _expect(artifact, "model.safetensors", "missing")
+
+
+def test_truncated_weights(artifact: Path):
+    w = artifact / "model.safetensors"
+    w.write_bytes(w.read_bytes()[:-100])
+    _expect(artifact, str(w), "sha256 mismatch")
+
+
+def test_flipped_byte_in_weights(artifact: Path):
+    w = artifact / "model.safetensors"
+    data = bytearray(w.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    w.write_bytes(bytes(data))
+    _expect(artifact, "sha256 mismatch")
+
+
+def test_garbage_weights_with_matching_checksum(artifact: Path):
+    import hashlib
+
+    w = artifact / "model.safetensors"
+    good = w.read_bytes()
+    for bad in (b"\x10\x00\x00\x00\x00\x00\x00\x00{not a header!!}", good[: len(good) // 2], b""):
+        w.write_bytes(bad)
+        _edit_meta(artifact, weights__sha256=hashlib.sha256(bad).hexdigest())
+        _expect(artifact, str(w), "unreadable safetensors")
+
+
+def test_nan_weights_with_matching_checksum(artifact: Path):
+    import hashlib
+
+    from safetensors.torch import load_file, save_file
+
+    w = artifact / "model.safetensors"
+    tensors = load_file(str(w))
+    tensors["hidden.1.bias"][0] = float("inf")
+    save_file(tensors, str(w))
+    _edit_meta(artifact, weights__sha256=hashlib.sha256(w.read_bytes()).hexdigest())
+    _expect(artifact, "hidden.1.bias", "NaN or inf")
+
+
+def test_unknown_format_version(artifact: Path):
+    _edit_meta(artifact, format_version=2)
+    _expect(artifact, "student.json", "format_version 2 is not supported")
+
+
+def test_wrong_format_and_bad_json(artifact: Path):
+    _edit_meta(artifact, format="something-else")
+    _expect(artifact, "not a bert2dnn-student artifact")
+    (artifact / "student.json").write_text('{"format": "bert2dnn-student", ')
+    _expect(artifact, "student.json", "not valid JSON")
+
+
+def test_weights_do_not_match_config(artifact: Path):
+    meta = json.loads((artifact / "student.json").read_text())
+    meta["model"]["hidden"] = [64, 16]
+    (artifact / "student.json").write_text(json.dumps(meta))
+    _expect(artifact, "model.safetensors", "hidden.0.weight", "[32, 16]", "[64, 16]")
+
+
+def test_bucket_count_mismatch(artifact: Path):
+    meta = json.loads((artifact / "student.json").read_text())
+    meta["featurizer"]["num_buckets"] = 2048
+    meta["num_buckets"] = 2048
+    (artifact / "student.json").write_text(json.dumps(meta))
+    _expect(artifact, "embedding.weight", "[4096, 16]", "[2048, 16]")
+    meta["num_buckets"] = 4096
+    (artifact / "student.json").write_text(json.dumps(meta))
+    _expect(artifact, "num_buckets")
+
+
+def test_bad_config_and_labels_in_meta(artifact: Path):
+    meta = json.loads((artifact / "student.json").read_text())
+    meta["model"]["pooling"] = "max"
+    (artifact / "student.json").write_text(json.dumps(meta))
+    _expect(artifact, "student.json", "pooling")
+    meta["model"]["pooling"] = "sqrtn"
+    meta["label_names"] = ["a", "b"]
+    (artifact / "student.json").write_text(json.dumps(meta))
+    _expect(artifact, "label_names")
+
+
+def test_onnx_corruption(artifact: Path):
+    s = Student.load(artifact)
+    s.export_onnx()
+    onnx_file = artifact / "model.onnx"
+    onnx_file.write_bytes(onnx_file.read_bytes()[:1000])
+    with pytest.raises(ArtifactError, match="sha256 mismatch"):
+        OnnxStudent.load(artifact)
+    onnx_file.unlink()
+    with pytest.raises(ArtifactError, match="missing"):
+        OnnxStudent.load(artifact)
