@@ -64,6 +64,8 @@ def load_classifier(
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     if num_labels is not None:
         kwargs["num_labels"] = num_labels
+        # A classifier with another number of classes gets a fresh head (fine-tuning re-learns it).
+        kwargs["ignore_mismatched_sizes"] = True
         if label_names:
             kwargs["id2label"] = dict(enumerate(label_names))
             kwargs["label2id"] = {n: i for i, n in enumerate(label_names)}

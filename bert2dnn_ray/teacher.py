@@ -151,11 +151,11 @@ def _train_loop(loop_cfg: dict[str, Any]) -> None:  # runs on every Ray Train wo
             drop_last=False,
         ):
             enc = encode(list(batch["text"]), list(batch["pair"]) if pair else None).to(device)
-            labels = torch.as_tensor(batch["label"], dtype=torch.long, device=device)
+            labels = torch.tensor(batch["label"], dtype=torch.long, device=device)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                 loss = model(**enc, labels=labels).loss / spec.grad_accum
             scaler.scale(loss).backward()
-            loss_sum += float(loss) * spec.grad_accum
+            loss_sum += float(loss.detach()) * spec.grad_accum
             seen += 1
             micro += 1
             if micro % spec.grad_accum == 0:
@@ -264,11 +264,13 @@ def finetune_one(cfg: FinetuneConfig, spec: TeacherTrainSpec, train, dev, num_la
     best = [(c, m) for c, m in result.best_checkpoints if "dev_accuracy" in m]
     if not best:
         raise RuntimeError(f"teacher '{spec.name}': training produced no checkpoint")
-    ckpt, metrics = max(best, key=lambda cm: cm[1]["dev_accuracy"])
+    # Best dev accuracy; among ties, the later (longer-trained) epoch.
+    ckpt, metrics = max(best, key=lambda cm: (cm[1]["dev_accuracy"], cm[1]["epoch"]))
     tmp_out = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp_out, ignore_errors=True)
     with ckpt.as_directory() as d:
         shutil.copytree(os.path.join(d, "model"), tmp_out)
+    with result.checkpoint.as_directory() as d:  # the latest checkpoint has the whole history
         history = read_json(os.path.join(d, "state.json"))["history"]
     write_json_atomic(tmp_out / "metrics.json", {"best": metrics, "history": history, "model": spec.model})
     shutil.rmtree(out, ignore_errors=True)

@@ -310,9 +310,9 @@ def test_config_validation():
             build(FeaturizerConfig, bad, source="featurizer")
     d = FeaturizerConfig(char_ngrams=[3]).model_dump()
     assert Featurizer.from_dict(d).config == FeaturizerConfig(char_ngrams=[3])
-    assert Featurizer(FeaturizerConfig(char_ngrams=[3])).to_dict() == FeaturizerConfig(char_ngrams=[3]).model_dump(
-        mode="json"
-    )
+    assert Featurizer(FeaturizerConfig(char_ngrams=[3])).to_dict() == FeaturizerConfig(
+        char_ngrams=[3]
+    ).model_dump(mode="json")
 
 
 def test_bad_inputs_raise_data_error():

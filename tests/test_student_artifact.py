@@ -39,7 +39,9 @@ TEXTS = [
 PAIRS = ["red case", "nothing", "", "strasse", "t shirt", "nike running shoes", "b", "中文"]
 
 
-def _net(pooling: str = "sqrtn", seed: int = 0, cfg: StudentModelConfig = MCFG, buckets: int = 4096) -> StudentNet:
+def _net(
+    pooling: str = "sqrtn", seed: int = 0, cfg: StudentModelConfig = MCFG, buckets: int = 4096
+) -> StudentNet:
     torch.manual_seed(seed)
     net = StudentNet(cfg.model_copy(update={"pooling": pooling}), buckets)
     with torch.no_grad():  # make the head non-trivial so probabilities differ between inputs
@@ -115,9 +117,20 @@ def test_pooling_math_by_hand():
 
 def test_count_parameters_and_config():
     net = StudentNet(StudentModelConfig(), 262144)
-    expected = 262144 * 64 + (64 * 1024 + 1024) + (1024 * 512 + 512) + (512 * 128 + 128) + (128 * 64 + 64) + (64 * 2 + 2)
+    expected = (
+        262144 * 64
+        + (64 * 1024 + 1024)
+        + (1024 * 512 + 512)
+        + (512 * 128 + 128)
+        + (128 * 64 + 64)
+        + (64 * 2 + 2)
+    )
     assert count_parameters(net) == expected
-    assert [n for n, _ in net.named_parameters()][:3] == ["embedding.weight", "hidden.0.weight", "hidden.0.bias"]
+    assert [n for n, _ in net.named_parameters()][:3] == [
+        "embedding.weight",
+        "hidden.0.weight",
+        "hidden.0.bias",
+    ]
     from bert2dnn_ray.config import build
 
     for bad in ({"pooling": "max"}, {"num_labels": 1}, {"hidden": [0]}, {"dropout": 1.0}, {"layers": 2}):
@@ -180,7 +193,9 @@ def test_onnx_matches_pytorch(artifact: Path):
     assert o.label_names == LABELS and o.num_labels == 3
     texts = TEXTS * 20
     pairs = PAIRS * 20
-    np.testing.assert_allclose(o.predict(texts, pairs, batch_size=37), s.predict(texts, pairs), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        o.predict(texts, pairs, batch_size=37), s.predict(texts, pairs), rtol=0, atol=1e-5
+    )
     np.testing.assert_allclose(o.logits(TEXTS), s.logits(TEXTS), rtol=0, atol=1e-5)
     for t, p in zip(TEXTS, PAIRS):
         np.testing.assert_allclose(o.predict_one(t, p), s.predict_one(t, p), rtol=0, atol=1e-5)
@@ -227,6 +242,17 @@ def test_save_validates_inputs(tmp_path: Path):
     # Plain dicts are accepted for the configs.
     out = save_student(tmp_path / "f", _net(), FCFG.model_dump(), MCFG.model_dump(), LABELS)
     assert Student.load(out / "student.json").label_names == LABELS
+    # text_fields: keyword > extra["text_fields"] > extra["text_columns"] > default.
+    cols = {"text": "q", "pair": "t"}
+    out = save_student(tmp_path / "g", _net(), FCFG, MCFG, LABELS, extra={"text_columns": cols, "k": 1})
+    s = Student.load(out)
+    assert s.text_fields == cols and s.meta["extra"] == {"k": 1} and s.temperature is None
+    out = save_student(tmp_path / "h", _net(), FCFG, MCFG, LABELS, text_fields={"text": "x"}, temperature=3)
+    assert Student.load(out).text_fields == {"text": "x"} and Student.load(out).temperature == 3.0
+    assert Student.load(save_student(tmp_path / "i", _net(), FCFG, MCFG, LABELS)).text_fields == {
+        "text": "text",
+        "pair": None,
+    }
 
 
 # ----------------------------------------------------------------------------------- corruption

@@ -55,6 +55,7 @@ METRICS_FILE = "metrics.json"
 ONNX_FILE = "model.onnx"
 ONNX_OPSET = 17
 DEFAULT_TEXT_FIELDS: dict[str, str | None] = {"text": "text", "pair": None}
+_PROMOTED = ("text_fields", "text_columns", "temperature")  # keys of ``extra`` stored top-level
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -86,7 +87,10 @@ def _json_default(o: Any) -> Any:
 def _write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        text = json.dumps(data, indent=2, sort_keys=False, default=_json_default, allow_nan=True)
+        try:
+            text = json.dumps(data, indent=2, sort_keys=False, default=_json_default, allow_nan=True)
+        except (TypeError, ValueError) as e:
+            raise ArtifactError(f"{path}: cannot write as JSON ({_one_line(e)})") from None
         tmp.write_text(text + "\n", encoding="utf-8")
         os.replace(tmp, path)
     finally:
@@ -107,11 +111,12 @@ def _as_config(cls, value, what: str):
 
 
 def _check_labels(label_names: Sequence[str], num_labels: int, where: str) -> list[str]:
-    if isinstance(label_names, str) or not isinstance(label_names, Sequence):
+    if isinstance(label_names, str | bytes) or not hasattr(label_names, "__iter__"):
         raise ArtifactError(f"{where}: label_names must be a list of strings")
     names = list(label_names)
     if not all(isinstance(x, str) and x for x in names):
         raise ArtifactError(f"{where}: label_names must be non-empty strings, got {names!r}")
+    names = [str(x) for x in names]  # plain str (e.g. from numpy.str_)
     if len(set(names)) != len(names):
         raise ArtifactError(f"{where}: label_names has duplicates: {names!r}")
     if len(names) != num_labels:
@@ -138,9 +143,10 @@ def save_student(
 ) -> Path:
     """Write a student artifact directory and return its path.
 
-    ``text_fields`` (which input columns hold the text and the optional pair text) and
-    ``temperature`` (the distillation temperature, informational) may also be passed inside
-    ``extra`` under those keys. An existing artifact at ``path`` is overwritten, and a stale
+    ``text_fields`` (which input columns hold the text and the optional pair text; ``text_columns``
+    is accepted as an alias) and ``temperature`` (the distillation temperature, informational) may
+    also be passed inside ``extra`` under those keys; they are stored at the top level of
+    ``student.json``, not under ``extra``. An existing artifact at ``path`` is overwritten, and a stale
     ``model.onnx`` is removed (re-export it with :meth:`Student.export_onnx`).
     """
     out = Path(path)
@@ -148,7 +154,7 @@ def save_student(
     mcfg = _as_config(StudentModelConfig, model_cfg, "model config")
     extra = dict(extra or {})
     if text_fields is None:
-        text_fields = extra.get("text_fields", DEFAULT_TEXT_FIELDS)
+        text_fields = extra.get("text_fields", extra.get("text_columns", DEFAULT_TEXT_FIELDS))
     if temperature is None:
         temperature = extra.get("temperature")
     text_fields = dict(text_fields)
@@ -205,7 +211,7 @@ def save_student(
         "metrics_file": METRICS_FILE if metrics is not None else None,
         "onnx": None,
         "torch_version": torch.__version__,
-        "extra": {k: v for k, v in extra.items() if k not in ("text_fields", "temperature")},
+        "extra": {k: v for k, v in extra.items() if k not in _PROMOTED},
     }
     _write_json_atomic(out / META_FILE, meta)  # written last: its presence means "complete"
     return out

@@ -195,14 +195,14 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             logp = torch.log_softmax(logits, dim=-1)
             loss = -(target * logp).sum(-1).mean()
             if hard_col:
-                gold = torch.as_tensor(batch[hard_col], dtype=torch.long, device=device)
+                gold = torch.tensor(batch[hard_col], dtype=torch.long, device=device)
                 loss = (
                     1 - cfg.hard_label_weight
                 ) * loss + cfg.hard_label_weight * torch.nn.functional.nll_loss(logp, gold)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            loss_sum += float(loss) * len(target)
+            loss_sum += float(loss.detach()) * len(target)
             agree += int((logits.argmax(-1) == target.argmax(-1)).sum())
             seen += len(target)
             state["epoch_step"] += 1

@@ -1,0 +1,180 @@
+"""Soft-labeling: schema, temperatures, stacking, quarantine, manifest, resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from bert2dnn_ray import label
+from bert2dnn_ray.errors import ConfigError, DataError
+from bert2dnn_ray.metrics import softmax
+
+pytestmark = pytest.mark.ray
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _texts(n: int, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    words = "red blue wireless shoes tea organic phone case sofa lamp running size large cheap".split()
+    return [" ".join(rng.choice(words, size=rng.integers(1, 8))) for _ in range(n)]
+
+
+def _cfg(inp: Path, out: Path, teachers: list[tuple[str, Path]], **kw) -> label.LabelConfig:
+    return label.LabelConfig(
+        input=str(inp),
+        output_dir=str(out),
+        teachers=[label.TeacherSpec(name=n, path=str(p), max_length=16, batch_size=32) for n, p in teachers],
+        **kw,
+    )
+
+
+def _read(out: Path) -> pa.Table:
+    return pq.read_table(out / "data").sort_by("row_id")
+
+
+def test_label_schema_temperatures_stacking_and_quarantine(ray_session, tiny_bert_factory, tmp_path):
+    t1, t2 = tiny_bert_factory(3, seed=0), tiny_bert_factory(3, seed=1)
+    texts = _texts(300)
+    texts[5] = None
+    texts[6] = ""
+    texts[7] = "   \t "
+    texts[8] = "long " * 40  # > max_length tokens: labeled on truncated text and flagged
+    inp = tmp_path / "in"
+    inp.mkdir()
+    pq.write_table(pa.table({"text": texts}), inp / "a.parquet", row_group_size=100)
+    (inp / "b.txt").write_bytes(b"good text one\n\xff\xfe broken utf8\n\nlast line\n")
+    out = tmp_path / "out"
+    m = label.run(_cfg(inp, out, [("a", t1), ("b", t2)], temperatures=[1.0, 2.0], chunk_rows=100))
+
+    assert m["chunks"] == 4  # 3 row groups of a.parquet + the text file
+    assert m["input_rows"] == 304
+    assert m["input_rows"] == m["labeled_rows"] + m["quarantined_rows"]
+    assert m["quarantined_rows"] == 5
+    assert m["quarantine_reasons"] == {"null": 1, "empty": 3, "invalid_utf8": 1}
+    assert m["truncated_rows"] >= 1
+
+    t = _read(out)
+    assert t.num_rows == 299
+    ids = t["row_id"].to_pylist()
+    assert len(set(ids)) == len(ids)
+    assert "a.parquet:0" in ids and "b.txt:0" in ids and "b.txt:3" in ids
+    assert "a.parquet:5" not in ids
+    for name in ("a", "b", "stacked"):
+        logits = np.stack(t[f"{name}_logits"].to_numpy(zero_copy_only=False))
+        p1 = np.stack(t[f"{name}_probs_t1"].to_numpy(zero_copy_only=False))
+        p2 = np.stack(t[f"{name}_probs_t2"].to_numpy(zero_copy_only=False))
+        assert logits.shape == (299, 3)
+        np.testing.assert_allclose(p1.sum(1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(p1, softmax(logits, 1.0), atol=1e-6)
+        np.testing.assert_allclose(p2, softmax(logits, 2.0), atol=1e-6)
+        assert (p2.max(1) <= p1.max(1) + 1e-6).all()  # higher temperature is flatter
+    la = np.stack(t["a_logits"].to_numpy(zero_copy_only=False))
+    lb = np.stack(t["b_logits"].to_numpy(zero_copy_only=False))
+    ls = np.stack(t["stacked_logits"].to_numpy(zero_copy_only=False))
+    np.testing.assert_allclose(ls, (la + lb) / 2, atol=1e-5)
+    trunc = dict(zip(ids, t["truncated"].to_pylist(), strict=True))
+    assert trunc["a.parquet:8"] is True and trunc["a.parquet:0"] is False
+
+    q = pq.read_table(out / "quarantine")
+    reasons = dict(zip(q["row_id"].to_pylist(), q["reason"].to_pylist(), strict=True))
+    assert reasons["a.parquet:5"] == "null:text"
+    assert reasons["a.parquet:6"] == "empty:text" and reasons["a.parquet:7"] == "empty:text"
+    assert reasons["b.txt:1"] == "invalid_utf8:text"
+    assert reasons["b.txt:2"] == "empty:text"
+
+    # Run again: nothing to redo, same manifest counts.
+    m2 = label.run(_cfg(inp, out, [("a", t1), ("b", t2)], temperatures=[1.0, 2.0], chunk_rows=100))
+    assert m2["labeled_rows"] == m["labeled_rows"]
+    assert m2["label_seconds_this_run"] < m["label_seconds_this_run"] + 1
+
+
+def test_label_errors_before_work(ray_session, tiny_bert_factory, tmp_path):
+    t1 = tiny_bert_factory(2)
+    pq.write_table(pa.table({"query": ["x"]}), tmp_path / "in.parquet")
+    with pytest.raises(DataError, match="missing column 'text'"):
+        label.run(_cfg(tmp_path / "in.parquet", tmp_path / "o1", [("a", t1)]))
+    with pytest.raises(ConfigError, match="teacher 'bad'"):
+        label.run(_cfg(tmp_path / "in.parquet", tmp_path / "o2", [("bad", tmp_path / "in.parquet")]))
+    with pytest.raises(DataError, match="no such file"):
+        label.run(_cfg(tmp_path / "nope.parquet", tmp_path / "o3", [("a", t1)]))
+    t3 = tiny_bert_factory(3)
+    with pytest.raises(ConfigError, match="disagree on the number of classes"):
+        label.run(_cfg(tmp_path / "in.parquet", tmp_path / "o4", [("a", t1), ("c", t3)]))
+    assert not (tmp_path / "o1" / "data").exists()
+
+
+def test_label_logreg_stacker(ray_session, tiny_bert_factory, tmp_path):
+    t1, t2 = tiny_bert_factory(2, seed=0), tiny_bert_factory(2, seed=1)
+    texts = _texts(200, seed=3)
+    pq.write_table(pa.table({"text": texts}), tmp_path / "u.parquet")
+    labels = np.array([int("red" in t) for t in texts])
+    pq.write_table(pa.table({"text": texts, "label": labels}), tmp_path / "dev.parquet")
+    cfg = _cfg(tmp_path / "u.parquet", tmp_path / "o", [("a", t1), ("b", t2)])
+    cfg.stack = label.StackConfig(method="logreg", dev=str(tmp_path / "dev.parquet"))
+    m = label.run(cfg)
+    assert m["stacking"]["method"] == "logreg" and m["stacking"]["dev_rows"] == 200
+    st = json.loads((tmp_path / "o" / "stacker.json").read_text())
+    t = _read(tmp_path / "o")
+    x = np.concatenate([np.stack(t[f"{n}_logits"].to_numpy(zero_copy_only=False)) for n in ("a", "b")], 1)
+    z = x @ np.asarray(st["coef"]).T + np.asarray(st["intercept"])
+    want = np.concatenate([np.zeros_like(z), z], 1)
+    np.testing.assert_allclose(np.stack(t["stacked_logits"].to_numpy(zero_copy_only=False)), want, atol=1e-4)
+
+
+def test_label_resume_after_sigkill_matches_uninterrupted_run(ray_session, tiny_bert_factory, tmp_path):
+    teacher = tiny_bert_factory(2, seed=5)
+    texts = _texts(8000, seed=7)
+    pq.write_table(pa.table({"text": texts}), tmp_path / "u.parquet", row_group_size=1000)
+    ref = tmp_path / "ref"
+    label.run(_cfg(tmp_path / "u.parquet", ref, [("t", teacher)], chunk_rows=1000))
+
+    out = tmp_path / "killed"
+    cfg = _cfg(tmp_path / "u.parquet", out, [("t", teacher)], chunk_rows=1000, num_actors=1)
+    cfg_file = tmp_path / "label.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    env = {**os.environ, "RAY_ADDRESS": "", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bert2dnn_ray", "label", "--config", str(cfg_file)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    chunks = out / "_chunks"
+    deadline = time.time() + 180
+    try:
+        while time.time() < deadline and not (chunks.exists() and any(chunks.glob("*.json"))):
+            time.sleep(0.05)
+            assert proc.poll() is None, "labeling ended before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started
+        proc.wait(30)
+    done_before = len(list(chunks.glob("*.json")))
+    assert 0 < done_before < 8
+    assert not (out / "manifest.json").exists()
+
+    m = label.run(cfg)
+    assert m["input_rows"] == m["labeled_rows"] == 8000
+    a, b = _read(ref), _read(out)
+    assert b["row_id"].to_pylist() == a["row_id"].to_pylist()  # every row exactly once
+    np.testing.assert_allclose(
+        np.stack(b["t_logits"].to_numpy(zero_copy_only=False)),
+        np.stack(a["t_logits"].to_numpy(zero_copy_only=False)),
+        atol=1e-5,
+    )
+    assert sorted(p.name for p in (out / "data").iterdir()) == sorted(
+        p.name for p in (ref / "data").iterdir()
+    )

@@ -1,0 +1,88 @@
+"""Teacher fine-tuning with Ray Train on a tiny BERT: output, metrics, skip, error cases."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from bert2dnn_ray import teacher
+from bert2dnn_ray.errors import ConfigError, DataError
+
+pytestmark = pytest.mark.ray
+
+
+def _data(tmp_path, n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    pos, neg = ["great", "love", "excellent"], ["awful", "hate", "poor"]
+    y = rng.integers(0, 2, n)
+    texts = [f"this is {rng.choice(pos if v else neg)} stuff" for v in y]
+    pq.write_table(pa.table({"text": texts, "label": y}), tmp_path / "train.parquet")
+    return tmp_path / "train.parquet"
+
+
+def _cfg(tmp_path, train, model, **kw):
+    spec = teacher.TeacherTrainSpec(
+        name="tiny", model=str(model), epochs=5, learning_rate=5e-3, batch_size=16, max_length=16
+    )
+    return teacher.FinetuneConfig(
+        train=str(train), output_dir=str(tmp_path / "teachers"), teachers=[spec], dev_fraction=0.25, **kw
+    )
+
+
+def test_finetune_tiny_bert_learns_and_saves(ray_session, tiny_bert_factory, tmp_path):
+    train = _data(tmp_path)
+    out = teacher.run(_cfg(tmp_path, train, tiny_bert_factory(2), label_names=["neg", "pos"]))
+    d = tmp_path / "teachers" / "tiny"
+    assert out == {"tiny": str(d)}
+    assert (d / "model.safetensors").is_file() and (d / "tokenizer.json").is_file()
+    metrics = json.loads((d / "metrics.json").read_text())
+    assert len(metrics["history"]) == 5
+    assert metrics["best"]["dev_accuracy"] >= 0.9  # the toy task is learnable in a few epochs
+    from transformers import AutoConfig
+
+    assert AutoConfig.from_pretrained(d).id2label == {0: "neg", 1: "pos"}
+    # Ready for labeling: the label stage's loader reads it.
+    from bert2dnn_ray.teachers import TeacherRunner, TeacherSpec
+
+    logits, _ = TeacherRunner(TeacherSpec(name="t", path=str(d))).logits(
+        ["this is great stuff", "this is awful stuff"]
+    )
+    assert logits.argmax(1).tolist() == [1, 0]
+    # Same command again: already trained, skipped.
+    mtime = (d / "model.safetensors").stat().st_mtime
+    teacher.run(_cfg(tmp_path, train, tiny_bert_factory(2)))
+    assert (d / "model.safetensors").stat().st_mtime == mtime
+
+
+@pytest.mark.parametrize(
+    "labels,match",
+    [
+        ([0, 1, 2, 1], "out of range 0..1"),
+        ([0, 1, None, 1], "row 2: label column 'label' is missing"),
+        (["0", "1", "x", "1"], "row 2: label 'x'"),
+        ([1, 1, 1, 1], "only one class"),
+    ],
+)
+def test_finetune_bad_labels_fail_before_training(tmp_path, tiny_bert_factory, labels, match):
+    texts = ["a b", "c d", "e f", "g h"] * 1
+    pq.write_table(pa.table({"text": texts, "label": labels}), tmp_path / "t.parquet")
+    cfg = _cfg(
+        tmp_path, tmp_path / "t.parquet", tiny_bert_factory(2), num_labels=2 if "range" in match else None
+    )
+    with pytest.raises(DataError, match=match):
+        teacher.run(cfg)
+    assert not (tmp_path / "teachers").exists()
+
+
+def test_finetune_bad_model_and_duplicate_names(tmp_path, tiny_bert_factory):
+    train = _data(tmp_path, n=20)
+    with pytest.raises(ConfigError, match="model path not found"):
+        teacher.run(_cfg(tmp_path, train, "./does/not/exist"))
+    cfg = _cfg(tmp_path, train, tiny_bert_factory(2))
+    cfg.teachers = [cfg.teachers[0], cfg.teachers[0]]
+    with pytest.raises(ConfigError, match="names must be unique"):
+        teacher.run(cfg)
