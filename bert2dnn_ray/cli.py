@@ -162,8 +162,8 @@ def _run(args: argparse.Namespace) -> int:
 
     mod, cls = _load(args.command)
     data = read_yaml(args.config) if args.config else {}
-    data = _set_with_lists(data, args.overrides, apply_overrides)
-    if args.address:
+    data = apply_overrides(data, args.overrides)  # in order; numeric parts index lists
+    if args.address and "address" in cls.model_fields:  # evaluate/export do not use Ray
         data["address"] = args.address
     cfg = build(cls, data, source=args.config or "config")
     if args.print_config:
@@ -172,40 +172,6 @@ def _run(args: argparse.Namespace) -> int:
     run: Callable[[Any], Any] = mod.run
     run(cfg)
     return 0
-
-
-def _set_with_lists(data: dict[str, Any], overrides: list[str], apply: Callable) -> dict[str, Any]:
-    """Apply overrides; numeric path parts index into lists (``teachers.0.batch_size=64``)."""
-    from .config import _parse_override
-    from .errors import ConfigError
-
-    plain = []
-    for item in overrides:
-        path, value = _parse_override(item)
-        if not any(part.isdigit() for part in path):
-            plain.append(item)
-            continue
-        node: Any = data
-        for i, part in enumerate(path[:-1]):
-            if isinstance(node, list):
-                idx = int(part)
-                if idx >= len(node):
-                    raise ConfigError(f"--set {item!r}: index {idx} out of range for '{'.'.join(path[:i])}'")
-                node = node[idx]
-            else:
-                node = node.setdefault(part, [] if path[i + 1].isdigit() else {})
-        last = path[-1]
-        if isinstance(node, list):
-            idx = int(last)
-            if idx == len(node):
-                node.append(value)
-            elif idx < len(node):
-                node[idx] = value
-            else:
-                raise ConfigError(f"--set {item!r}: index {idx} out of range")
-        else:
-            node[last] = value
-    return apply(data, plain)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,20 +39,40 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
-    """Return a copy of ``data`` with dotted ``key=value`` overrides applied (values parsed as YAML)."""
+    """Return a copy of ``data`` with dotted ``key=value`` overrides applied in order (values parsed
+    as YAML). Numeric parts index into lists (``teachers.0.batch_size=64``); the last part may be
+    one past the end of a list to append an item."""
     data = copy.deepcopy(data)
     for item in overrides or []:
         path, value = _parse_override(item)
-        node = data
-        for i, part in enumerate(path[:-1]):
-            nxt = node.get(part) if isinstance(node, dict) else None
-            if nxt is None:
-                nxt = {}
-                node[part] = nxt
-            elif not isinstance(nxt, dict):
-                raise ConfigError(f"--set {item!r}: '{'.'.join(path[: i + 1])}' is not a section")
-            node = nxt
-        node[path[-1]] = value
+        node: Any = data
+        for i, part in enumerate(path):
+            last = i == len(path) - 1
+            where = ".".join(path[:i])
+            if isinstance(node, list):
+                if not part.isdigit():
+                    raise ConfigError(f"--set {item!r}: '{where}' is a list; index it with a number")
+                idx = int(part)
+                if idx > len(node) or (idx == len(node) and not last):
+                    raise ConfigError(f"--set {item!r}: index {idx} out of range for '{where}'")
+                if last:
+                    if idx == len(node):
+                        node.append(value)
+                    else:
+                        node[idx] = value
+                else:
+                    node = node[idx]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    nxt = node.get(part)
+                    if nxt is None:
+                        nxt = [] if path[i + 1].isdigit() else {}
+                        node[part] = nxt
+                    node = nxt
+            else:
+                raise ConfigError(f"--set {item!r}: '{where}' is not a section")
     return data
 
 
@@ -62,6 +82,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {p}")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read config file ({type(e).__name__}: {e})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -48,15 +49,17 @@ def _validate_labels(col: pa.ChunkedArray, uri: str, name: str, num_labels: int 
         f = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
         bad = np.nonzero(~np.isfinite(f) | (f != np.round(f)))[0]
         if len(bad):
-            raise DataError(f"{uri}: row {bad[0]}: label {f[bad[0]]!r} in column {name!r} is not an integer")
+            raise DataError(
+                f"{uri}: row {bad[0]}: label {float(f[bad[0]])!r} in column {name!r} is not an integer"
+            )
         labels = f.astype(np.int64)
     else:
         vals = arr.to_pylist()
         labels = np.empty(len(vals), dtype=np.int64)
         for i, v in enumerate(vals):
             try:
-                labels[i] = int(str(v).strip())
-            except ValueError:
+                labels[i] = _int_label(v)
+            except (ValueError, OverflowError):
                 raise DataError(f"{uri}: row {i}: label {v!r} in column {name!r} is not an integer") from None
     if len(labels) and labels.min() < 0:
         row = int(np.argmin(labels))
@@ -69,16 +72,32 @@ def _validate_labels(col: pa.ChunkedArray, uri: str, name: str, num_labels: int 
     return labels
 
 
+def _int_label(v: object) -> int:
+    """``"3"``, ``" 3 "`` and ``"3.0"`` → 3; anything else (``"abc"``, ``"1.5"``, ``True``) → ValueError."""
+    s = str(v).strip()
+    try:
+        return int(s)
+    except ValueError:
+        f = float(s)  # raises ValueError for non-numbers
+        if not math.isfinite(f) or f != round(f):
+            raise ValueError(s) from None
+        return int(f)
+
+
 def load_labeled(uri: str, cols: Columns, num_labels: int | None = None) -> LabeledSet:
     """Read a labeled set, normalise its text, validate its labels (one-line errors)."""
     wanted = [cols.text] + ([cols.pair] if cols.pair else []) + [cols.label]
-    table = io.read_table(uri, columns=wanted, text_columns=[c for c in wanted if c != cols.label])
-    if table.num_rows == 0:
+    # Validated file by file, so that an error names the file and the row within it.
+    parts = io.read_tables(uri, columns=wanted, text_columns=[c for c in wanted if c != cols.label])
+    if sum(t.num_rows for _, t in parts) == 0:
         raise DataError(f"{uri}: the labeled set is empty")
-    labels = _validate_labels(table[cols.label], uri, cols.label, num_labels)
-    texts = _texts(table[cols.text], uri, cols.text)
-    pairs = _texts(table[cols.pair], uri, cols.pair) if cols.pair else None
-    return LabeledSet(texts, pairs, labels, uri)
+    labels, texts, pairs = [], [], []
+    for path, table in parts:
+        labels.append(_validate_labels(table[cols.label], path, cols.label, num_labels))
+        texts += _texts(table[cols.text], path, cols.text)
+        if cols.pair:
+            pairs += _texts(table[cols.pair], path, cols.pair)
+    return LabeledSet(texts, pairs if cols.pair else None, np.concatenate(labels), uri)
 
 
 def _texts(col: pa.ChunkedArray, uri: str, name: str) -> list[str]:
@@ -109,7 +128,7 @@ def split(ds: LabeledSet, fraction: float, seed: int) -> tuple[LabeledSet, Label
 
 
 def infer_num_labels(*sets: LabeledSet) -> int:
-    return max(2, max(int(s.labels.max()) + 1 for s in sets if len(s)))
+    return max([2] + [int(s.labels.max()) + 1 for s in sets if len(s)])
 
 
 def check_trainable(ds: LabeledSet, num_labels: int) -> None:

@@ -6,6 +6,7 @@ Every problem is a :class:`DataError` naming the file (and column) at fault.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
@@ -75,7 +76,12 @@ def resolve_files(uri: str) -> tuple[pafs.FileSystem, list[str]]:
         while any(ch in root for ch in "*?["):
             root = posixpath.dirname(root)
         infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
-        files = [i.path for i in infos if i.type == pafs.FileType.File and fnmatch.fnmatch(i.path, path)]
+        pats = posixpath.relpath(path, root).split("/")
+        files = [
+            i.path
+            for i in infos
+            if i.type == pafs.FileType.File and _glob_match(posixpath.relpath(i.path, root).split("/"), pats)
+        ]
     else:
         info = fs.get_file_info(path)
         if info.type == pafs.FileType.NotFound:
@@ -98,6 +104,23 @@ def resolve_files(uri: str) -> tuple[pafs.FileSystem, list[str]]:
     for f in files:
         file_format(f)
     return fs, files
+
+
+def _glob_match(parts: list[str], pats: list[str]) -> bool:
+    """Shell-style match of path components: ``*``/``?`` stay within one component, ``**`` spans
+    any number of them, and wildcards never match hidden (``.``/``_``) names."""
+    if not pats:
+        return not parts
+    pat = pats[0]
+    if pat == "**":
+        if _glob_match(parts, pats[1:]):
+            return True
+        return bool(parts) and _visible(parts[0]) and _glob_match(parts[1:], pats)
+    if not parts or not fnmatch.fnmatchcase(parts[0], pat):
+        return False
+    if not _visible(parts[0]) and _visible(pat):  # hidden names only when spelled out
+        return False
+    return _glob_match(parts[1:], pats[1:])
 
 
 def _is_data_file(path: str) -> bool:
@@ -148,7 +171,11 @@ def read_file(
     try:
         if fmt == "parquet":
             with fs.open_input_file(path) as f:
-                table = pq.read_table(f, columns=list(columns) if columns else None)
+                pf = pq.ParquetFile(f)
+                missing = [c for c in (columns or []) if c not in pf.schema_arrow.names]
+                if missing:
+                    raise DataError(f"{path}: missing column {missing[0]!r} (has {pf.schema_arrow.names})")
+                table = pf.read(columns=list(columns) if columns else None)
         elif fmt == "text":
             with fs.open_input_stream(path) as f:
                 data = f.read()
@@ -218,18 +245,29 @@ def read_parquet_rows(
         return pf.read_row_groups(list(row_groups), columns=list(columns) if columns else None)
 
 
+def read_tables(
+    uri: str, columns: Sequence[str] | None = None, text_columns: Sequence[str] = ()
+) -> list[tuple[str, pa.Table]]:
+    """``(path, table)`` for every file under ``uri``, so that errors can name the file and row.
+
+    Rows that are not valid UTF-8 in ``text_columns`` are an error naming the file and row.
+    """
+    fs, files = resolve_files(uri)
+    out = []
+    for path in files:
+        res = read_file(fs, path, columns=columns, text_columns=text_columns)
+        for col, rows in res.invalid_utf8.items():
+            raise DataError(f"{path}: row {rows[0]}: column {col!r} is not valid UTF-8")
+        out.append((path, res.table))
+    return out
+
+
 def read_table(uri: str, columns: Sequence[str] | None = None, text_columns: Sequence[str] = ()) -> pa.Table:
     """Read every file under ``uri`` into one table (for labeled sets that fit in memory).
 
     Rows that are not valid UTF-8 in ``text_columns`` are an error naming the file and row.
     """
-    fs, files = resolve_files(uri)
-    tables = []
-    for path in files:
-        res = read_file(fs, path, columns=columns, text_columns=text_columns)
-        for col, rows in res.invalid_utf8.items():
-            raise DataError(f"{path}: row {rows[0]}: column {col!r} is not valid UTF-8")
-        tables.append(res.table)
+    tables = [t for _, t in read_tables(uri, columns, text_columns)]
     try:
         return pa.concat_tables(tables, promote_options="permissive")
     except pa.ArrowInvalid as e:
@@ -244,8 +282,13 @@ def write_parquet_atomic(table: pa.Table, uri: str, compression: str = "zstd") -
     fs.create_dir(parent, recursive=True)
     if isinstance(fs, pafs.LocalFileSystem):
         tmp = posixpath.join(parent, f".tmp-{uuid.uuid4().hex}-{posixpath.basename(path)}")
-        pq.write_table(table, tmp, compression=compression, filesystem=fs)
-        os.replace(tmp, path)
+        try:
+            pq.write_table(table, tmp, compression=compression, filesystem=fs)
+            os.replace(tmp, path)
+        except BaseException:  # never leave a partial temp file behind
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
     else:
         pq.write_table(table, path, compression=compression, filesystem=fs)
 

@@ -21,19 +21,21 @@ def classification_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, f
     pred = probs.argmax(axis=1)
     out = {"accuracy": float((pred == labels).mean()) if len(labels) else float("nan")}
     k = probs.shape[1]
+    # AUC is undefined unless every class occurs in the labels (F1 still is defined).
+    out["auc"] = float("nan")
     try:
-        if k == 2:
+        if k == 2 and len(np.unique(labels)) == 2:
             out["auc"] = float(roc_auc_score(labels, probs[:, 1]))
-            out["f1"] = float(f1_score(labels, pred, zero_division=0))
-        else:
-            present = np.unique(labels)
-            if len(present) == k:
-                p = probs / probs.sum(axis=1, keepdims=True)
-                out["auc"] = float(roc_auc_score(labels, p, multi_class="ovr", average="macro"))
-            else:
-                out["auc"] = float("nan")
-            out["f1"] = float(f1_score(labels, pred, average="macro", zero_division=0))
-    except ValueError:  # one class only in labels
-        out.setdefault("auc", float("nan"))
-        out.setdefault("f1", float("nan"))
+        elif k > 2 and len(np.unique(labels)) == k:
+            p = probs / probs.sum(axis=1, keepdims=True)
+            out["auc"] = float(roc_auc_score(labels, p, multi_class="ovr", average="macro"))
+    except ValueError:
+        pass
+    try:
+        average = "binary" if k == 2 else "macro"
+        out["f1"] = (
+            float(f1_score(labels, pred, average=average, zero_division=0)) if len(labels) else float("nan")
+        )
+    except ValueError:
+        out["f1"] = float("nan")
     return out

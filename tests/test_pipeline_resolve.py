@@ -1,0 +1,150 @@
+"""``pipeline.resolve``: every stage's paths filled under <runs_dir>/<name>, user values kept (no running)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bert2dnn_ray.config import load_config
+from bert2dnn_ray.errors import ConfigError
+from bert2dnn_ray.pipeline import STAGES, PipelineConfig, resolve
+from bert2dnn_ray.synthetic import label_names
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cfg(tmp_path: Path, *overrides: str) -> PipelineConfig:
+    return load_config(PipelineConfig, None, [f"runs_dir={tmp_path / 'runs'}", "name=exp", *overrides])
+
+
+def test_defaults_fill_every_stage_under_the_run_dir(tmp_path):
+    cfg = _cfg(tmp_path)
+    r = resolve(cfg)
+    run = tmp_path / "runs" / "exp"
+    data = run / "data"
+    assert r["run_dir"] == run
+    assert r["data"].output_dir == str(data) and r["data"].source == "synthetic"
+
+    ft = r["finetune"]
+    assert (ft.train, ft.dev, ft.output_dir) == (
+        str(data / "train.parquet"),
+        str(data / "dev.parquet"),
+        str(run / "teachers"),
+    )
+    names = label_names(cfg.data.synthetic.task)
+    assert ft.label_names == names
+
+    lb = r["label"]
+    assert lb.input == str(data / "unlabeled.parquet") and lb.output_dir == str(run / "soft_labels")
+    assert [(t.name, t.path) for t in lb.teachers] == [
+        (t.name, str(run / "teachers" / t.name)) for t in ft.teachers
+    ]
+    assert [t.max_length for t in lb.teachers] == [t.max_length for t in ft.teachers]
+    assert lb.columns.id == "id"  # the synthetic unlabeled set has an id column
+
+    tr = r["train"]
+    assert tr.soft_labels == str(run / "soft_labels") and tr.dev == str(data / "dev.parquet")
+    assert tr.output_dir == str(run / "student")
+    assert tr.storage_path == str((run / "_checkpoints").resolve()) and Path(tr.storage_path).is_absolute()
+    assert tr.label_names == names
+
+    ev = r["evaluate"]
+    assert ev.test == str(data / "test.parquet") and ev.student == str(run / "student")
+    assert ev.output == str(run / "eval.json") and ev.teachers == lb.teachers
+
+    ex = r["export"]
+    assert ex.student == str(run / "student") and ex.output_dir == str(run / "export")
+
+    # every path-like value of every stage lies under the run directory
+    for stage in STAGES:
+        section = r[stage]
+        for key in ("train", "dev", "test", "input", "output_dir", "soft_labels", "student", "output"):
+            value = getattr(section, key, None)
+            if isinstance(value, str):
+                assert Path(value).resolve().is_relative_to(run.resolve()), (stage, key, value)
+    assert not (tmp_path / "runs").exists()  # resolve() creates nothing
+
+
+def test_query_title_task_uses_pair_columns(tmp_path):
+    r = resolve(_cfg(tmp_path, "data.synthetic.task=query_title"))
+    cols = r["finetune"].columns
+    assert (cols.text, cols.pair) == ("query", "title")
+    assert (r["label"].columns.text, r["label"].columns.pair, r["label"].columns.id) == (
+        "query",
+        "title",
+        "id",
+    )
+    assert (r["train"].columns.text, r["train"].columns.pair) == ("query", "title")
+    assert r["train"].dev_columns.pair == "title" and r["evaluate"].columns.pair == "title"
+
+
+def test_user_values_are_kept(tmp_path):
+    cfg = _cfg(
+        tmp_path,
+        "data.output_dir=/data/gen",
+        "finetune.output_dir=/models/t",
+        "finetune.columns={text: q, label: y}",
+        "label.output_dir=/soft",
+        "label.teachers=[{name: big, path: /hub/big, batch_size: 8}]",
+        "label.stack.method=logreg",
+        "train.output_dir=/stu",
+        "train.dev=/my/dev.parquet",
+        "evaluate.output=/e.json",
+        "export.output_dir=/served",
+        "address=ray://head:10001",
+    )
+    r = resolve(cfg)
+    assert r["data"].output_dir == "/data/gen"
+    assert r["finetune"].output_dir == "/models/t"
+    assert (r["finetune"].columns.text, r["finetune"].columns.label) == ("q", "y")
+    assert r["label"].output_dir == "/soft" and r["train"].soft_labels == "/soft"
+    assert [(t.name, t.path, t.batch_size) for t in r["label"].teachers] == [("big", "/hub/big", 8)]
+    assert r["evaluate"].teachers == r["label"].teachers
+    # a logreg stacker is fitted on the dev set unless one is given
+    assert r["label"].stack.dev == str(tmp_path / "runs" / "exp" / "data" / "dev.parquet")
+    assert r["train"].output_dir == "/stu" and r["train"].dev == "/my/dev.parquet"
+    assert r["evaluate"].student == "/stu" and r["export"].student == "/stu"
+    assert r["evaluate"].output == "/e.json" and r["export"].output_dir == "/served"
+    for stage in ("finetune", "label", "train"):
+        assert r[stage].address == "ray://head:10001"
+    # the input config is not modified
+    assert cfg.label.input is None and cfg.train.soft_labels is None
+
+
+def test_files_source(tmp_path):
+    files = ["data.source=files", "data.train=/d/train.tsv", "data.dev=/d/dev.tsv", "data.test=/d/test.tsv"]
+    with pytest.raises(ConfigError) as ei:
+        resolve(_cfg(tmp_path, *files))
+    assert "data.unlabeled" in str(ei.value) and "\n" not in str(ei.value)
+
+    cfg = _cfg(
+        tmp_path,
+        *files,
+        "data.unlabeled=/d/unlabeled/*.txt",
+        "data.columns={text: sentence, label: label}",
+        "data.label_names=[neg, pos]",
+    )
+    r = resolve(cfg)
+    assert r["data"].source == "files"
+    assert (r["finetune"].train, r["finetune"].dev) == ("/d/train.tsv", "/d/dev.tsv")
+    assert r["finetune"].columns.text == "sentence" and r["finetune"].label_names == ["neg", "pos"]
+    assert r["label"].input == "/d/unlabeled/*.txt"
+    assert r["label"].columns.text == "sentence" and r["label"].columns.id is None
+    assert r["evaluate"].test == "/d/test.tsv"
+    assert r["train"].label_names == ["neg", "pos"]
+    # outputs still go under the run directory
+    assert r["label"].output_dir == str(tmp_path / "runs" / "exp" / "soft_labels")
+
+
+def test_smoke_config_validates():
+    cfg = load_config(PipelineConfig, ROOT / "jobs" / "configs" / "smoke.yaml")
+    assert cfg.name == "smoke" and cfg.stages == list(STAGES)
+    assert cfg.data.synthetic.task == "query_category" and cfg.data.synthetic.num_unlabeled == 12000
+    assert [t.name for t in cfg.finetune.teachers] == ["minilm"] and cfg.finetune.teachers[0].max_length == 32
+    assert cfg.label.temperatures == [1.0, 2.0] and cfg.label.teachers == []
+    assert cfg.train.model.hidden == [256, 128, 64] and cfg.train.featurizer.num_buckets == 131072
+    r = resolve(cfg)
+    assert r["run_dir"] == Path("runs", "smoke")
+    assert r["label"].teachers[0].path == str(Path("runs", "smoke", "teachers", "minilm"))
+    assert r["train"].temperature in r["label"].temperatures  # the student's target column will exist
