@@ -130,3 +130,17 @@ def mark_done(out_dir: str | Path, info: dict[str, Any]) -> None:
 
 def is_done(out_dir: str | Path) -> bool:
     return (Path(out_dir) / SUCCESS).is_file()
+
+
+def fresh_run(storage_path: str, run_name: str) -> None:
+    """Forget a Ray Train run's checkpoints so the next ``fit`` starts from scratch (``force``)."""
+    import shutil
+
+    if "://" in storage_path:
+        import pyarrow.fs as pafs
+
+        fs, path = pafs.FileSystem.from_uri(storage_path.rstrip("/") + "/" + run_name)
+        if fs.get_file_info(path).type != pafs.FileType.NotFound:
+            fs.delete_dir(path)
+    else:
+        shutil.rmtree(os.path.join(storage_path, run_name), ignore_errors=True)

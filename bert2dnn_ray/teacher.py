@@ -24,6 +24,7 @@ from .config import Strict
 from .errors import ConfigError
 from .runtime import (
     actor_cpus,
+    fresh_run,
     init_ray,
     is_done,
     log,
@@ -225,6 +226,8 @@ def finetune_one(cfg: FinetuneConfig, spec: TeacherTrainSpec, train, dev, num_la
     storage = cfg.storage_path or io.join(cfg.output_dir, "_checkpoints")
     if "://" not in storage:
         storage = os.path.abspath(storage)
+    if cfg.force:
+        fresh_run(storage, f"{cfg.run_name}-{spec.name}")
     threads = torch_threads(cfg.torch_threads)
     if not cfg.use_gpu:
         threads = max(1, threads // cfg.num_workers)

@@ -30,6 +30,7 @@ from ..errors import ConfigError, DataError
 from ..featurizer import FeaturizerConfig
 from ..runtime import (
     actor_cpus,
+    fresh_run,
     init_ray,
     is_done,
     log,
@@ -79,6 +80,10 @@ class TrainConfig(Strict):
     force: bool = False
     address: str | None = None
     max_failures: int = Field(3, ge=0, description="worker/node failures Ray Train recovers from")
+    sparse_embeddings: bool = Field(
+        True,
+        description="sparse embedding gradients (adagrad/adam): only touched rows are synced and updated",
+    )
 
 
 def _soft_column(cfg: TrainConfig) -> str:
@@ -113,15 +118,29 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
     feat = Featurizer(cfg.featurizer)
     mcfg = cfg.model.model_copy(update={"num_labels": c["num_labels"]})
     model = StudentNet(mcfg, cfg.featurizer.num_buckets)
-    params = model.parameters()
-    if cfg.optimizer == "adagrad":
-        opt = torch.optim.Adagrad(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    elif cfg.optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    elif cfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    sparse = cfg.sparse_embeddings and cfg.optimizer in ("adagrad", "adam")
+    model.embedding.sparse = sparse  # only the rows a batch touches get gradients
+    emb, rest = [model.embedding.weight], [p for n, p in model.named_parameters() if n != "embedding.weight"]
+    opts: list[torch.optim.Optimizer]
+    if cfg.optimizer == "adagrad":  # Adagrad takes sparse gradients as they are (no weight decay on them)
+        opts = [
+            torch.optim.Adagrad(emb, lr=cfg.learning_rate, weight_decay=0.0 if sparse else cfg.weight_decay),
+            torch.optim.Adagrad(rest, lr=cfg.learning_rate, weight_decay=cfg.weight_decay),
+        ]
+    elif cfg.optimizer == "adam" and sparse:
+        opts = [
+            torch.optim.SparseAdam(emb, lr=cfg.learning_rate),
+            torch.optim.Adam(rest, lr=cfg.learning_rate, weight_decay=cfg.weight_decay),
+        ]
+    elif cfg.optimizer in ("adam", "adamw"):
+        cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+        opts = [cls(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)]
     else:
-        opt = torch.optim.SGD(params, lr=cfg.learning_rate, momentum=0.9, weight_decay=cfg.weight_decay)
+        opts = [
+            torch.optim.SGD(
+                model.parameters(), lr=cfg.learning_rate, momentum=0.9, weight_decay=cfg.weight_decay
+            )
+        ]
     steps_per_epoch = max(1, math.ceil(c["rows"] / world / cfg.batch_size))
     total = steps_per_epoch * cfg.epochs
 
@@ -138,7 +157,9 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
     if ckpt:
         with ckpt.as_directory() as d:
             model.load_state_dict(load_file(os.path.join(d, "model.safetensors")))
-            opt.load_state_dict(torch.load(os.path.join(d, "optimizer.pt"), weights_only=True))
+            saved = torch.load(os.path.join(d, "optimizer.pt"), weights_only=True)
+            for o, sd in zip(opts, saved, strict=True):
+                o.load_state_dict(sd)
             state = read_json(os.path.join(d, "state.json"))
             bp = os.path.join(d, "best.safetensors")
             if os.path.exists(bp):
@@ -162,7 +183,7 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             if rank == 0:
                 sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
                 save_file(sd, os.path.join(tmp, "model.safetensors"))
-                torch.save(opt.state_dict(), os.path.join(tmp, "optimizer.pt"))
+                torch.save([o.state_dict() for o in opts], os.path.join(tmp, "optimizer.pt"))
                 if best_weights is not None and state["best_epoch"] != metrics.get("epoch_completed"):
                     save_file(best_weights, os.path.join(tmp, "best.safetensors"))
                 write_json_atomic(os.path.join(tmp, "state.json"), state)
@@ -189,8 +210,9 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             ids_t = torch.from_numpy(ids).to(device)
             off_t = torch.from_numpy(offsets).to(device)
             target = torch.from_numpy(_as_matrix(batch[soft_col])).to(device)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(state["global_step"])
+            for o in opts:
+                for g in o.param_groups:
+                    g["lr"] = lr_at(state["global_step"])
             logits = ddp(ids_t, off_t)
             logp = torch.log_softmax(logits, dim=-1)
             loss = -(target * logp).sum(-1).mean()
@@ -199,9 +221,11 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
                 loss = (
                     1 - cfg.hard_label_weight
                 ) * loss + cfg.hard_label_weight * torch.nn.functional.nll_loss(logp, gold)
-            opt.zero_grad(set_to_none=True)
+            for o in opts:
+                o.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step()
+            for o in opts:
+                o.step()
             loss_sum += float(loss.detach()) * len(target)
             agree += int((logits.argmax(-1) == target.argmax(-1)).sum())
             seen += len(target)
@@ -306,6 +330,8 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     storage = cfg.storage_path or str(Path(cfg.output_dir).parent / "_checkpoints")
     if "://" not in storage:
         storage = os.path.abspath(storage)
+    if cfg.force:
+        fresh_run(storage, cfg.run_name)
     ds = ray.data.read_parquet(files, columns=wanted)
     threads = torch_threads(cfg.torch_threads)
     if not cfg.use_gpu:
