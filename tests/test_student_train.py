@@ -1,0 +1,118 @@
+"""Student training on Ray Train: it learns, checkpoints, and resumes after a SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from bert2dnn_ray import Student, synthetic
+from bert2dnn_ray.errors import DataError
+from bert2dnn_ray.student import train
+
+pytestmark = pytest.mark.ray
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _soft_labels(tmp_path: Path, n: int = 6000) -> tuple[Path, Path]:
+    """A soft-label directory in the label stage's format, from generated gold labels."""
+    tables = synthetic.generate(
+        synthetic.SyntheticConfig(num_labeled=n, num_dev=1500, num_test=10, num_unlabeled=10, seed=21)
+    )
+    tr = tables["train"]
+    y = tr["label"].to_numpy()
+    probs = np.full((len(y), 4), 0.05, dtype=np.float32)
+    probs[np.arange(len(y)), y] = 0.85
+    out = tmp_path / "soft"
+    (out / "data").mkdir(parents=True)
+    files = []
+    for i in range(3):
+        sl = slice(i * n // 3, (i + 1) * n // 3)
+        part = pa.table(
+            {
+                "row_id": tr["id"][sl],
+                "text": tr["text"][sl],
+                "stacked_probs_t2": pa.FixedSizeListArray.from_arrays(pa.array(probs[sl].reshape(-1)), 4),
+            }
+        )
+        pq.write_table(part, out / "data" / f"part-{i:06d}.parquet")
+        files.append(f"data/part-{i:06d}.parquet")
+    (out / "manifest.json").write_text(json.dumps({"files": files, "labeled_rows": n}))
+    pq.write_table(tables["dev"], tmp_path / "dev.parquet")
+    return out, tmp_path / "dev.parquet"
+
+
+def _cfg(tmp_path: Path, soft: Path, dev: Path, name: str, **kw) -> train.TrainConfig:
+    base = dict(
+        soft_labels=str(soft),
+        dev=str(dev),
+        output_dir=str(tmp_path / name / "student"),
+        storage_path=str(tmp_path / name / "ckpt"),
+        epochs=3,
+        batch_size=64,
+        learning_rate=0.05,
+        num_workers=2,
+        featurizer={"num_buckets": 32768},
+        model={"hidden": [64, 32]},
+        label_names=synthetic.label_names("query_category"),
+    )
+    base.update(kw)
+    return train.TrainConfig.model_validate(base)
+
+
+def test_train_learns_and_resumes_after_sigkill(ray_session, tmp_path):
+    soft, dev = _soft_labels(tmp_path)
+    ref = train.run(_cfg(tmp_path, soft, dev, "ref"))
+    steps_total = ref["global_step"]
+    assert steps_total == 3 * int(np.ceil(6000 / 2 / 64))
+    assert ref["best"]["dev_accuracy"] > 0.85
+    assert len(ref["history"]) == 3
+
+    cfg = _cfg(tmp_path, soft, dev, "killed", checkpoint_every_steps=10)
+    cfg_file = tmp_path / "train.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bert2dnn_ray", "train", "--config", str(cfg_file)],
+        cwd=ROOT,
+        env={**os.environ, "RAY_ADDRESS": ""},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    ckpt_root = tmp_path / "killed" / "ckpt" / "student"
+    deadline = time.time() + 240
+    try:
+        # Kill once a mid-epoch checkpoint (not the first) exists.
+        while time.time() < deadline and len(list(ckpt_root.glob("checkpoint_*"))) < 2:
+            time.sleep(0.1)
+            assert proc.poll() is None, "training ended before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    assert not (tmp_path / "killed" / "student" / "_SUCCESS.json").exists()
+
+    resumed = train.run(cfg)
+    assert resumed["global_step"] == steps_total  # the step counter continued; it did not restart at 0
+    assert len(resumed["history"]) == 3
+    assert abs(resumed["best"]["dev_accuracy"] - ref["best"]["dev_accuracy"]) <= 0.005 + 1e-9
+    s = Student.load(tmp_path / "killed" / "student")
+    p = s.predict(["wireless headphones", "organic green tea"])
+    assert p.shape == (2, 4) and s.label_names[0] == "electronics"
+
+
+def test_train_rejects_missing_soft_label_column(tmp_path):
+    soft, dev = _soft_labels(tmp_path, n=60)
+    with pytest.raises(DataError, match="no column 'stacked_probs_t1'"):
+        train.run(_cfg(tmp_path, soft, dev, "x", temperature=1.0))
+    with pytest.raises(DataError, match="no manifest.json"):
+        train.run(_cfg(tmp_path, tmp_path, dev, "y"))
