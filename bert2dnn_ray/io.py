@@ -274,7 +274,9 @@ def read_table(uri: str, columns: Sequence[str] | None = None, text_columns: Seq
         raise DataError(f"{uri}: files have incompatible schemas ({e})") from None
 
 
-def write_parquet_atomic(table: pa.Table, uri: str, compression: str = "zstd") -> None:
+def write_parquet_atomic(
+    table: pa.Table, uri: str, compression: str = "zstd", row_group_size: int | None = None
+) -> None:
     """Write a Parquet file so that readers never see a partial file (rename on local disks;
     object stores publish on close)."""
     fs, path = filesystem(uri)
@@ -283,14 +285,14 @@ def write_parquet_atomic(table: pa.Table, uri: str, compression: str = "zstd") -
     if isinstance(fs, pafs.LocalFileSystem):
         tmp = posixpath.join(parent, f".tmp-{uuid.uuid4().hex}-{posixpath.basename(path)}")
         try:
-            pq.write_table(table, tmp, compression=compression, filesystem=fs)
+            pq.write_table(table, tmp, compression=compression, filesystem=fs, row_group_size=row_group_size)
             os.replace(tmp, path)
         except BaseException:  # never leave a partial temp file behind
             with contextlib.suppress(OSError):
                 os.remove(tmp)
             raise
     else:
-        pq.write_table(table, path, compression=compression, filesystem=fs)
+        pq.write_table(table, path, compression=compression, filesystem=fs, row_group_size=row_group_size)
 
 
 def exists(uri: str) -> bool:

@@ -178,3 +178,55 @@ def test_label_resume_after_sigkill_matches_uninterrupted_run(ray_session, tiny_
     assert sorted(p.name for p in (out / "data").iterdir()) == sorted(
         p.name for p in (ref / "data").iterdir()
     )
+
+
+def test_dedup_distinct_and_join_match_plain_labeling(ray_session, tiny_bert_factory, tmp_path):
+    teacher = tiny_bert_factory(2, seed=2)
+    rng = np.random.default_rng(0)
+    popular = _texts(40, seed=11)
+    texts = [popular[i] for i in rng.zipf(1.5, 1500) % 40] + _texts(500, seed=12)
+    texts[3] = None  # quarantined before de-duplication
+    texts[10] = "  " + (texts[11] or "x").upper() + "  "  # normalisation happens before the dedup key
+    pq.write_table(
+        pa.table({"id": [f"r{i}" for i in range(len(texts))], "text": texts}),
+        tmp_path / "u.parquet",
+        row_group_size=500,
+    )
+
+    def cfg(out, **kw):
+        c = _cfg(tmp_path / "u.parquet", tmp_path / out, [("t", teacher)], chunk_rows=500, **kw)
+        return c.model_copy(update={"columns": c.columns.model_copy(update={"id": "id"})})
+
+    plain = label.run(cfg("plain"))
+    joined = label.run(cfg("join", dedup="join", dedup_partitions=4))
+    distinct = label.run(cfg("distinct", dedup="distinct", dedup_partitions=4))
+
+    a, b = _read(tmp_path / "plain"), _read(tmp_path / "join")
+    assert joined["input_rows"] == plain["input_rows"] == 2000
+    assert joined["quarantined_rows"] == plain["quarantined_rows"] == 1
+    assert b.num_rows == a.num_rows == joined["labeled_rows"] == 1999
+    assert b["row_id"].to_pylist() == a["row_id"].to_pylist()  # one output row per input row
+    assert b["text"].to_pylist() == a["text"].to_pylist()
+    np.testing.assert_allclose(
+        np.stack(b["t_logits"].to_numpy(zero_copy_only=False)),
+        np.stack(a["t_logits"].to_numpy(zero_copy_only=False)),
+        atol=1e-5,
+    )
+
+    d = pq.read_table(tmp_path / "distinct" / "data")
+    n_distinct = len(set(a["text"].to_pylist()))
+    assert d.num_rows == distinct["distinct_rows"] == n_distinct < 1999
+    assert sum(d["count"].to_pylist()) == 1999
+    assert distinct["dedup_ratio"] == pytest.approx(1 - n_distinct / 1999)
+    assert distinct["input_rows"] == 2000 and distinct["quarantined_rows"] == 1
+    # The labels of a distinct text are the plain run's labels of any row with that text.
+    by_text = dict(
+        zip(a["text"].to_pylist(), np.stack(a["t_logits"].to_numpy(zero_copy_only=False)), strict=True)
+    )
+    dl = np.stack(d["t_logits"].to_numpy(zero_copy_only=False))
+    np.testing.assert_allclose(dl, np.stack([by_text[t] for t in d["text"].to_pylist()]), atol=1e-5)
+    # Running again redoes nothing and gives the same manifest.
+    again = label.run(cfg("join", dedup="join", dedup_partitions=4))
+    assert (
+        again["labeled_rows"] == joined["labeled_rows"] and again["distinct_rows"] == joined["distinct_rows"]
+    )
