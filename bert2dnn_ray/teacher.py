@@ -12,6 +12,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -144,6 +145,7 @@ def _train_loop(loop_cfg: dict[str, Any]) -> None:  # runs on every Ray Train wo
     for epoch in range(start_epoch, spec.epochs):
         model.train()
         step, micro, seen, loss_sum = 0, 0, 0, 0.0
+        t_epoch = time.perf_counter()
         for batch in shard.iter_batches(
             batch_size=spec.batch_size,
             batch_format="numpy",
@@ -167,6 +169,13 @@ def _train_loop(loop_cfg: dict[str, Any]) -> None:  # runs on every Ray Train wo
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
+                if rank == 0 and step % 50 == 0:
+                    rate = seen * spec.batch_size * world / max(time.perf_counter() - t_epoch, 1e-9)
+                    print(
+                        f"[finetune:{spec.name}] epoch {epoch + 1} step {step}/{steps_per_epoch} "
+                        f"loss {loss_sum / seen:.4f} ({rate:,.0f} examples/s)",
+                        flush=True,
+                    )
                 if step >= steps_per_epoch:
                     break
         metrics: dict[str, Any] = {"epoch": epoch, "train_loss": loss_sum / max(1, seen)}
