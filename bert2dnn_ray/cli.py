@@ -138,6 +138,9 @@ def build_parser(with_keys: bool = True) -> argparse.ArgumentParser:
             help="Ray cluster to join (default: RAY_ADDRESS, else start a local Ray)",
         )
         sp.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    from . import submit
+
+    submit.add_parser(sub)
     return p
 
 
@@ -148,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(with_keys=wants_help)
     args = parser.parse_args(argv)
     try:
+        if args.command == "submit":
+            from . import submit
+
+            return submit.main(args)
         return _run(args)
     except Bert2dnnError as e:
         print(f"bert2dnn {args.command}: error: {e}", file=sys.stderr)
