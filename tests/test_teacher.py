@@ -86,3 +86,47 @@ def test_finetune_bad_model_and_duplicate_names(tmp_path, tiny_bert_factory):
     cfg.teachers = [cfg.teachers[0], cfg.teachers[0]]
     with pytest.raises(ConfigError, match="names must be unique"):
         teacher.run(cfg)
+
+
+def test_finetune_resumes_after_sigkill(ray_session, tiny_bert_factory, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import yaml
+
+    train = _data(tmp_path, n=3000, seed=1)
+    cfg = _cfg(tmp_path, train, tiny_bert_factory(2))
+    cfg.teachers[0].epochs = 4
+    cfg_file = tmp_path / "ft.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bert2dnn_ray", "finetune", "--config", str(cfg_file)],
+        cwd=root,
+        env={**os.environ, "RAY_ADDRESS": ""},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    ckpts = tmp_path / "teachers" / "_checkpoints" / "finetune-tiny"
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline and not any(ckpts.glob("checkpoint_*/state.json")):
+            time.sleep(0.05)
+            assert proc.poll() is None, "fine-tuning ended before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    first = json.loads(next(ckpts.glob("checkpoint_*/state.json")).read_text())
+    assert not (tmp_path / "teachers" / "tiny" / "_SUCCESS.json").exists()
+
+    teacher.run(cfg)  # the same command again resumes
+    metrics = json.loads((tmp_path / "teachers" / "tiny" / "metrics.json").read_text())
+    assert [h["epoch"] for h in metrics["history"]] == [0, 1, 2, 3]
+    # Epochs finished before the kill were not redone: their recorded results are unchanged.
+    for h in first["history"]:
+        assert metrics["history"][h["epoch"]]["train_loss"] == pytest.approx(h["train_loss"])
