@@ -40,5 +40,16 @@ bench-label: install
 bench-student: install
 	$(PY) benchmarks/bench_student.py
 
+# SST-2 and the IMDB transfer set under data/: from ../shared/data when present, else downloaded
+# from the official sources; checksums verified either way.
+data: install
+	$(VENV)/bin/bert2dnn datasets $(DATA_ARGS)
+
+# BERT2DNN's public experiment (issue 7): teachers, soft labels, students, report in
+# benchmarks/results/sst2_imdb.md. Re-running skips finished stages. On a small CPU machine:
+#   make reproduce REPRODUCE_ARGS="--set transfer_rows=150000"
+reproduce: data
+	$(PY) benchmarks/reproduce_sst2_imdb.py --config jobs/configs/sst2_imdb.yaml $(REPRODUCE_ARGS)
+
 clean:
 	rm -rf runs .pytest_cache

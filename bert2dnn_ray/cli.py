@@ -18,6 +18,11 @@ from .errors import Bert2dnnError
 
 # name -> (module path, config class, help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "datasets": (
+        "bert2dnn_ray.datasets",
+        "DatasetsConfig",
+        "prepare SST-2 and the IMDB transfer set (from ../shared/data or the official sources)",
+    ),
     "finetune": (
         "bert2dnn_ray.teacher",
         "FinetuneConfig",

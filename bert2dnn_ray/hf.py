@@ -55,8 +55,13 @@ def load_classifier(
     trust_remote_code: bool = False,
     label_names: list[str] | None = None,
     dtype: Any = None,
+    num_layers: int | None = None,
 ):
-    """A sequence-classification model; a plain encoder gets a fresh head with ``num_labels``."""
+    """A sequence-classification model; a plain encoder gets a fresh head with ``num_labels``.
+
+    ``num_layers`` keeps only the encoder's first N layers (a smaller, faster teacher from the
+    same checkpoint); the rest of the checkpoint's layers are not loaded.
+    """
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
@@ -71,6 +76,8 @@ def load_classifier(
             kwargs["label2id"] = {n: i for i, n in enumerate(label_names)}
     if dtype is not None:
         kwargs["dtype"] = dtype
+    if num_layers is not None:
+        kwargs["num_hidden_layers"] = num_layers
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "newly initialized head" notice is expected here
     try:

@@ -116,3 +116,63 @@ def test_train_rejects_missing_soft_label_column(tmp_path):
         train.run(_cfg(tmp_path, soft, dev, "x", temperature=1.0))
     with pytest.raises(DataError, match="no manifest.json"):
         train.run(_cfg(tmp_path, tmp_path, dev, "y"))
+
+
+def _with_soft(src: Path, dest: Path, uniform: bool, gold: bool, n: int | None = None) -> Path:
+    """A copy of a soft-label dir: soft labels made uninformative (uniform) and/or gold labels added."""
+    tables = synthetic.generate(
+        synthetic.SyntheticConfig(num_labeled=6000, num_dev=1500, num_test=10, num_unlabeled=10, seed=21)
+    )
+    gold_by_id = dict(zip(tables["train"]["id"].to_pylist(), tables["train"]["label"].to_pylist()))
+    (dest / "data").mkdir(parents=True)
+    files, rows = [], 0
+    for f in sorted((src / "data").glob("*.parquet")):
+        t = pq.read_table(f)
+        if n is not None:
+            t = t.slice(0, max(0, min(t.num_rows, n - rows)))
+        if uniform:
+            flat = pa.array(np.full(t.num_rows * 4, 0.25, dtype=np.float32))
+            t = t.set_column(2, "stacked_probs_t2", pa.FixedSizeListArray.from_arrays(flat, 4))
+        if gold:
+            labels = [gold_by_id[i] for i in t["row_id"].to_pylist()]
+            labels[0] = None  # a null gold label: that row keeps the soft term only
+            t = t.append_column("label", pa.array(labels, pa.int64()))
+        pq.write_table(t, dest / "data" / f.name)
+        files.append(f"data/{f.name}")
+        rows += t.num_rows
+    (dest / "manifest.json").write_text(json.dumps({"files": files, "labeled_rows": rows}))
+    return dest
+
+
+def test_hard_label_term_union_and_max_rows(ray_session, tmp_path):
+    soft, dev = _soft_labels(tmp_path)
+    # Uniform soft labels carry no signal: only the gold-label term can teach the student.
+    uniform_gold = _with_soft(soft, tmp_path / "uniform_gold", uniform=True, gold=True)
+    kw = dict(epochs=2, columns={"text": "text", "label": "label"}, dev_columns={"text": "text"})
+    soft_only = train.run(_cfg(tmp_path, uniform_gold, dev, "w0", hard_label_weight=0.0, **kw))
+    with_gold = train.run(_cfg(tmp_path, uniform_gold, dev, "w1", hard_label_weight=1.0, **kw))
+    assert soft_only["best"]["dev_accuracy"] < 0.45  # chance is 0.25 (4 classes)
+    assert with_gold["best"]["dev_accuracy"] > 0.85
+    assert with_gold["train_rows"] == 6000
+
+    # Union of a labeled set and a soft-only set (no label column: soft term only), first N rows.
+    soft_part = _with_soft(soft, tmp_path / "soft_part", uniform=False, gold=False, n=2000)
+    mixed = train.run(
+        _cfg(
+            tmp_path,
+            soft_part,
+            dev,
+            "mixed",
+            soft_labels=[str(uniform_gold), str(soft_part)],
+            hard_label_weight=0.5,
+            max_rows=7000,
+            **kw,
+        )
+    )
+    assert mixed["train_rows"] == 7000
+    assert mixed["best"]["dev_accuracy"] > 0.85
+    steps_per_epoch = -(-7000 // 2 // 64)
+    assert mixed["global_step"] == 2 * steps_per_epoch
+
+    with pytest.raises(DataError, match="no soft-label set has the gold label column"):
+        train.run(_cfg(tmp_path, soft_part, dev, "nogold", hard_label_weight=0.5, **kw))

@@ -130,3 +130,26 @@ def test_finetune_resumes_after_sigkill(ray_session, tiny_bert_factory, tmp_path
     # Epochs finished before the kill were not redone: their recorded results are unchanged.
     for h in first["history"]:
         assert metrics["history"][h["epoch"]]["train_loss"] == pytest.approx(h["train_loss"])
+
+
+def test_group_by_length_keeps_every_row_once_and_cuts_padding():
+    from bert2dnn_ray.teacher import group_by_length
+
+    rng = np.random.default_rng(0)
+    texts = np.array(["w " * int(n) for n in rng.integers(1, 60, size=1000)], dtype=object)
+    window = {"text": texts, "label": np.arange(1000)}
+    batches = group_by_length(window, 32, np.random.default_rng(1))
+    labels = np.concatenate([b["label"] for b in batches])
+    assert sorted(labels.tolist()) == list(range(1000))  # every row exactly once
+    assert sorted(len(b["label"]) for b in batches)[1:] == [32] * 31  # 31 full batches + 1 of 8
+    for b in batches:  # text and label stay aligned
+        assert all(texts[i] == t for i, t in zip(b["label"], b["text"]))
+
+    def padded(bs):
+        return sum(len(b["text"]) * max(len(t) for t in b["text"]) for b in bs)
+
+    plain = [{k: v[i : i + 32] for k, v in window.items()} for i in range(0, 1000, 32)]
+    assert padded(batches) < 0.6 * padded(plain)
+    # batch order is shuffled, not longest-last
+    firsts = [max(len(t) for t in b["text"]) for b in batches]
+    assert firsts != sorted(firsts)

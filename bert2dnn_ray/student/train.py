@@ -5,7 +5,9 @@ Loss (per example)::
     (1 - w) * CE(teacher_probs_T, softmax(student_logits)) + w * CE(gold_label, softmax(student_logits))
 
 where ``teacher_probs_T`` is the chosen soft-label column (a teacher's or the stacked one) at
-temperature T, and ``w = hard_label_weight`` applies only when a gold label column is given.
+temperature T, and ``w = hard_label_weight`` applies to the rows that have a gold label
+(``columns.label``); rows without one (a null label, or a soft-label set without the column,
+such as an unlabeled transfer set trained together with a labeled one) keep the soft term only.
 Checkpoints (every epoch and every ``checkpoint_every_steps``) hold the current weights, the
 optimizer, the step counters and the best-so-far weights, so a killed run resumes mid-epoch
 with its step counter intact. At the end the best epoch (by dev accuracy) is saved as a
@@ -43,14 +45,24 @@ from .model import StudentModelConfig
 
 
 class TrainConfig(Strict):
-    soft_labels: str | None = Field(None, description="output_dir of `bert2dnn label` (has manifest.json)")
+    soft_labels: str | list[str] | None = Field(
+        None,
+        description="output_dir of `bert2dnn label` (has manifest.json), or a list of them to train on their union",
+    )
     columns: data_mod.Columns = Field(
         data_mod.Columns(), description="text/pair columns (and gold label, if any)"
     )
     target: str = Field("stacked", description="soft-label source: 'stacked' or a teacher name")
     temperature: float = Field(2.0, gt=0, description="use the <target>_probs_t<T> column")
     hard_label_weight: float = Field(
-        0.0, ge=0, le=1, description="weight of gold-label CE (needs columns.label in the soft labels)"
+        0.0,
+        ge=0,
+        le=1,
+        description="weight of gold-label CE on rows that have a gold label (columns.label; null or "
+        "missing = soft label only)",
+    )
+    max_rows: int | None = Field(
+        None, ge=1, description="train on the first N soft-labeled rows only (transfer-size studies)"
     )
     dev: str | None = Field(
         None, description="labeled dev set, evaluated every epoch; selects the best epoch"
@@ -215,12 +227,13 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
                     g["lr"] = lr_at(state["global_step"])
             logits = ddp(ids_t, off_t)
             logp = torch.log_softmax(logits, dim=-1)
-            loss = -(target * logp).sum(-1).mean()
+            per_row = -(target * logp).sum(-1)
             if hard_col:
-                gold = torch.tensor(batch[hard_col], dtype=torch.long, device=device)
-                loss = (
-                    1 - cfg.hard_label_weight
-                ) * loss + cfg.hard_label_weight * torch.nn.functional.nll_loss(logp, gold)
+                gold = torch.as_tensor(np.asarray(batch[hard_col], dtype=np.int64), device=device)
+                hard = -logp.gather(1, gold.clamp(min=0)[:, None])[:, 0]
+                w = cfg.hard_label_weight
+                per_row = torch.where(gold >= 0, (1 - w) * per_row + w * hard, per_row)
+            loss = per_row.mean()
             for o in opts:
                 o.zero_grad(set_to_none=True)
             loss.backward()
@@ -280,6 +293,40 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
         report(metrics, True)
 
 
+def _soft_label_source(src: str, wanted: list[str]) -> tuple[list[str], Any, int, dict[str, Any]]:
+    """Files, schema, row count and manifest of one label-stage output; checks the columns."""
+    import pyarrow.parquet as pq
+
+    from ..label import soft_label_files
+
+    files = soft_label_files(src)
+    fs, first = io.filesystem(files[0])
+    with fs.open_input_file(first) as f:
+        schema = pq.ParquetFile(f).schema_arrow
+    for col in wanted:
+        if col not in schema.names:
+            avail = sorted(n for n in schema.names if "_probs_" in n)
+            raise DataError(f"{first}: no column {col!r} in the soft labels (soft-label columns: {avail})")
+    manifest = read_json(io.join(src, "manifest.json")) if "://" not in src else {}
+    rows = manifest.get("labeled_rows")
+    if rows is None:
+        rows = 0
+        for path in files:
+            with fs.open_input_file(io.filesystem(path)[1]) as f:
+                rows += pq.ParquetFile(f).metadata.num_rows
+    return files, schema, int(rows), manifest
+
+
+def _gold_column(batch: Any, col: str, present: bool) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if present:
+        gold = pc.fill_null(batch.column(col).cast(pa.int64()), -1)
+        return batch.set_column(batch.schema.get_field_index(col), col, gold)
+    return batch.append_column(col, pa.array(np.full(batch.num_rows, -1, dtype=np.int64)))
+
+
 def run(cfg: TrainConfig) -> dict[str, Any]:
     """Train the student on ``soft_labels``; save the best epoch to ``output_dir``."""
     import ray.data
@@ -287,7 +334,6 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     from ray.train.torch import TorchTrainer
     from safetensors.torch import load_file
 
-    from ..label import soft_label_files
     from .artifact import save_student
     from .model import StudentNet
 
@@ -298,25 +344,27 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     if is_done(cfg.output_dir) and not cfg.force:
         log("train", f"student already trained at {cfg.output_dir} (force=true to redo)")
         return read_json(Path(cfg.output_dir, "metrics.json"))
-    files = soft_label_files(cfg.soft_labels)
+    sources = [cfg.soft_labels] if isinstance(cfg.soft_labels, str) else list(cfg.soft_labels)
+    if not sources:
+        raise ConfigError("train.soft_labels is an empty list")
     soft_col = _soft_column(cfg)
-    import pyarrow.parquet as pq
-
-    fs, first = io.filesystem(files[0])
-    with fs.open_input_file(first) as f:
-        schema = pq.ParquetFile(f).schema_arrow
     wanted = [cfg.columns.text] + ([cfg.columns.pair] if cfg.columns.pair else []) + [soft_col]
-    if cfg.hard_label_weight > 0:
-        wanted.append(cfg.columns.label)
-    for col in wanted:
-        if col not in schema.names:
-            avail = sorted(n for n in schema.names if "_probs_" in n)
-            raise DataError(f"{first}: no column {col!r} in the soft labels (soft-label columns: {avail})")
-    num_labels = schema.field(soft_col).type.list_size
-    manifest = read_json(io.join(cfg.soft_labels, "manifest.json")) if "://" not in cfg.soft_labels else {}
-    rows = int(manifest.get("labeled_rows") or sum(pq.ParquetFile(f).metadata.num_rows for f in files))
+    hard_col = cfg.columns.label if cfg.hard_label_weight > 0 else None
+    parts, rows, num_labels, manifest = [], 0, None, {}
+    for src in sources:
+        files, schema, n, m = _soft_label_source(src, wanted)
+        k = schema.field(soft_col).type.list_size
+        if num_labels is not None and k != num_labels:
+            raise DataError(f"{src}: {soft_col} has {k} classes, {sources[0]} has {num_labels}")
+        num_labels, manifest = k, manifest or m
+        parts.append((files, hard_col in schema.names if hard_col else False))
+        rows += n
+    if hard_col and not any(has for _, has in parts):
+        raise DataError(f"hard_label_weight > 0 but no soft-label set has the gold label column {hard_col!r}")
     if rows == 0:
         raise DataError(f"{cfg.soft_labels}: the soft-label set is empty")
+    if cfg.max_rows:
+        rows = min(rows, cfg.max_rows)
     dev = None
     if cfg.dev:
         dcols = cfg.dev_columns or cfg.columns
@@ -332,7 +380,16 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         storage = os.path.abspath(storage)
     if cfg.force:
         fresh_run(storage, cfg.run_name)
-    ds = ray.data.read_parquet(files, columns=wanted)
+    ds = None
+    for files, has_gold in parts:
+        part = ray.data.read_parquet(files, columns=wanted + ([hard_col] if has_gold else []))
+        if hard_col:  # one int64 gold column everywhere: -1 where a row has no gold label
+            part = part.map_batches(
+                _gold_column, fn_kwargs={"col": hard_col, "present": has_gold}, batch_format="pyarrow"
+            )
+        ds = part if ds is None else ds.union(part)
+    if cfg.max_rows:
+        ds = ds.limit(cfg.max_rows)
     threads = torch_threads(cfg.torch_threads)
     if not cfg.use_gpu:
         threads = max(1, threads // cfg.num_workers)

@@ -1,0 +1,411 @@
+"""Reproduce BERT2DNN's public experiment: SST-2 teachers → IMDB transfer set → FFN students.
+
+    make data && make reproduce          # or: python benchmarks/reproduce_sst2_imdb.py --config ...
+
+Every step is a library stage (finetune, label, train, evaluate) run with its own typed config;
+each one skips work it already finished, so re-running the command resumes. The report —
+``benchmarks/results/sst2_imdb.md``, ``sst2_imdb.json`` and two PNG plots — is regenerated
+from the run directory at the end. Every accuracy is on ``sst2/test.tsv`` (GLUE SST-2 dev),
+which nothing else touches: teachers select epochs on ``sst2/dev.tsv``, students too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bert2dnn_ray import evaluate, label, teacher  # noqa: E402
+from bert2dnn_ray.config import Strict, apply_overrides, build, read_yaml  # noqa: E402
+from bert2dnn_ray.errors import Bert2dnnError, DataError  # noqa: E402
+from bert2dnn_ray.runtime import init_ray, log  # noqa: E402
+from bert2dnn_ray.student import train  # noqa: E402
+from bert2dnn_ray.teachers import TeacherSpec  # noqa: E402
+
+
+class ReproduceConfig(Strict):
+    name: str = "sst2_imdb"
+    runs_dir: str = "runs"
+    data_dir: str = Field("data", description="output of `make data` (bert2dnn datasets)")
+    transfer_rows: int | None = Field(
+        None, ge=1000, description="seeded sample of IMDB sentences to label; null = all"
+    )
+    transfer_sizes: list[int] = Field(default_factory=lambda: [10_000, 30_000, 100_000, 300_000])
+    seed: int = 0
+    finetune: dict[str, Any] = Field(default_factory=dict, description="FinetuneConfig keys")
+    label: dict[str, Any] = Field(
+        default_factory=dict, description="LabelConfig keys (+ max_length, batch_size)"
+    )
+    student: dict[str, Any] = Field(default_factory=dict, description="TrainConfig keys shared by students")
+    gold_mix_weight: float = Field(0.5, gt=0, lt=1)
+    report_dir: str = "benchmarks/results"
+    latency_samples: int = 200
+
+
+def _prepare_inputs(cfg: ReproduceConfig, run_dir: Path) -> dict[str, str]:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    data = Path(cfg.data_dir)
+    need = [
+        data / "sst2/train.tsv",
+        data / "sst2/dev.tsv",
+        data / "sst2/test.tsv",
+        data / "imdb/sentences.parquet",
+    ]
+    for p in need:
+        if not p.exists():
+            raise DataError(f"{p} is missing: run `make data` first")
+    inputs = run_dir / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    sst = inputs / "sst2_train.parquet"  # text + gold label, the column names the transfer set uses
+    if not sst.exists():
+        t = pacsv.read_csv(
+            data / "sst2/train.tsv",
+            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False),
+            convert_options=pacsv.ConvertOptions(column_types={"sentence": pa.string(), "label": pa.int64()}),
+        )
+        ids = pa.array([f"sst2-train:{i}" for i in range(t.num_rows)])
+        pq.write_table(pa.table({"id": ids, "text": t["sentence"], "label": t["label"]}), sst)
+    transfer = data / "imdb/sentences.parquet"
+    if cfg.transfer_rows:
+        sample = inputs / f"imdb_sentences_{cfg.transfer_rows}.parquet"
+        if not sample.exists():
+            t = pq.read_table(transfer, columns=["id", "text"])
+            n = min(cfg.transfer_rows, t.num_rows)
+            idx = np.sort(np.random.default_rng(cfg.seed).choice(t.num_rows, n, replace=False))
+            pq.write_table(t.take(pa.array(idx)), sample, compression="zstd", row_group_size=50_000)
+        transfer = sample
+    return {
+        "train": str(data / "sst2/train.tsv"),
+        "dev": str(data / "sst2/dev.tsv"),
+        "test": str(data / "sst2/test.tsv"),
+        "sst2_train": str(sst),
+        "transfer": str(transfer),
+    }
+
+
+def _teachers(cfg: ReproduceConfig, ft: teacher.FinetuneConfig) -> list[TeacherSpec]:
+    ml = cfg.label.get("max_length", 128)
+    bs = cfg.label.get("batch_size", 128)
+    return [
+        TeacherSpec(name=t.name, path=str(Path(ft.output_dir, t.name)), max_length=ml, batch_size=bs)
+        for t in ft.teachers
+    ]
+
+
+def _label(cfg: ReproduceConfig, name: str, inp: str, out: Path, specs, dedup: str, keep: list[str]):
+    extra = {k: v for k, v in cfg.label.items() if k not in ("max_length", "batch_size")}
+    lc = label.LabelConfig.model_validate(
+        {
+            "temperatures": [1.0, 2.0],
+            **extra,
+            "input": inp,
+            "columns": {"text": "text", "id": "id"},
+            "output_dir": str(out),
+            "teachers": [s.model_dump() for s in specs],
+            "dedup": dedup,
+            "keep_columns": keep,
+        }
+    )
+    log("reproduce", f"labeling {name}: {inp}")
+    return label.run(lc)
+
+
+def _evaluate(path: Path, **kw) -> dict[str, Any]:
+    if path.exists():
+        return json.loads(path.read_text())
+    return evaluate.run(evaluate.EvalConfig.model_validate({**kw, "output": str(path)}))
+
+
+def run(cfg: ReproduceConfig) -> dict[str, Any]:
+    t_start = time.perf_counter()
+    run_dir = Path(cfg.runs_dir, cfg.name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    paths = _prepare_inputs(cfg, run_dir)
+    timings: dict[str, float] = {}
+
+    # 1. Teachers (each skipped when already trained).
+    t0 = time.perf_counter()
+    ft = teacher.FinetuneConfig.model_validate(
+        {
+            "output_dir": str(run_dir / "teachers"),
+            **cfg.finetune,
+            "train": paths["train"],
+            "dev": paths["dev"],
+            "columns": {"text": "sentence", "label": "label"},
+            "num_labels": 2,
+            "label_names": ["negative", "positive"],
+        }
+    )
+    teacher.run(ft)
+    timings["finetune_s"] = time.perf_counter() - t0
+    specs = _teachers(cfg, ft)
+
+    # 2. Soft labels: the transfer set (dedup: each distinct sentence once) and SST-2 train
+    #    (keeping its gold label, for the gold-only and gold-mixing students).
+    t0 = time.perf_counter()
+    transfer_m = _label(
+        cfg, "transfer set", paths["transfer"], run_dir / "soft_transfer", specs, "distinct", []
+    )
+    sst_m = _label(
+        cfg, "SST-2 train", paths["sst2_train"], run_dir / "soft_sst2_train", specs, "none", ["label"]
+    )
+    timings["label_s"] = time.perf_counter() - t0
+
+    # 3. Teachers (and their stack) on test.
+    test = {"test": paths["test"], "columns": {"text": "sentence", "label": "label"}}
+    ev_t = _evaluate(
+        run_dir / "eval" / "teachers.json",
+        **test,
+        teachers=[s.model_dump() for s in specs],
+        latency_samples=cfg.latency_samples,
+    )
+    teacher_rows = ev_t["models"]
+
+    # 4. Students.
+    transfer_n = int(transfer_m["labeled_rows"])
+    base = {
+        "epochs": 4,
+        **cfg.student,
+        "dev": paths["dev"],
+        "dev_columns": {"text": "sentence", "label": "label"},
+        "label_names": ["negative", "positive"],
+        "storage_path": str((run_dir / "_checkpoints").resolve()),
+    }
+    soft_t, soft_s = str(run_dir / "soft_transfer"), str(run_dir / "soft_sst2_train")
+    first = specs[0].name
+    variants: list[dict[str, Any]] = [
+        {
+            "id": "gold_only",
+            "desc": "student, gold SST-2 labels only (no transfer)",
+            "soft_labels": soft_s,
+            "columns": {"text": "text", "label": "label"},
+            "hard_label_weight": 1.0,
+            "temperature": 1.0,
+        },
+        {"id": f"{first}_t1", "desc": f"student ← {first}, T=1", "target": first, "temperature": 1.0},
+        {"id": f"{first}_t2", "desc": f"student ← {first}, T=2", "target": first, "temperature": 2.0},
+        {"id": "stacked_t1", "desc": "student ← stacked teachers, T=1", "temperature": 1.0},
+        {"id": "stacked_t2", "desc": "student ← stacked teachers, T=2", "temperature": 2.0},
+        {
+            "id": "stacked_t2_gold",
+            "desc": f"student ← stacked T=2 + gold SST-2 (w={cfg.gold_mix_weight:g})",
+            "soft_labels": [soft_s, soft_t],
+            "columns": {"text": "text", "label": "label"},
+            "hard_label_weight": cfg.gold_mix_weight,
+            "temperature": 2.0,
+        },
+    ]
+    for n in sorted(set(cfg.transfer_sizes)):
+        if n < transfer_n:
+            variants.append(
+                {
+                    "id": f"stacked_t2_n{n}",
+                    "desc": f"student ← stacked T=2, {n:,} transfer rows",
+                    "temperature": 2.0,
+                    "max_rows": n,
+                    "curve": n,
+                }
+            )
+    variants[4]["curve"] = transfer_n  # the whole labeled transfer set
+    students = []
+    t0 = time.perf_counter()
+    for v in variants:
+        sid = v["id"]
+        tc = train.TrainConfig.model_validate(
+            {
+                **base,
+                "soft_labels": v.get("soft_labels", soft_t),
+                "columns": v.get("columns", {"text": "text"}),
+                "target": v.get("target", "stacked"),
+                "temperature": v["temperature"],
+                "hard_label_weight": v.get("hard_label_weight", 0.0),
+                "max_rows": v.get("max_rows"),
+                "output_dir": str(run_dir / "students" / sid),
+                "run_name": f"student-{sid}",
+            }
+        )
+        log("reproduce", f"student {sid}: {v['desc']}")
+        m = train.run(tc)
+        ev = _evaluate(
+            run_dir / "eval" / f"{sid}.json",
+            **test,
+            student=tc.output_dir,
+            latency_samples=cfg.latency_samples,
+        )
+        row = next(r for r in ev["models"] if r["kind"] == "student")
+        students.append(
+            {
+                **v,
+                **row,
+                "model": sid,
+                "train_rows": m["train_rows"],
+                "dev_accuracy": m["best"].get("dev_accuracy"),
+            }
+        )
+    timings["students_s"] = time.perf_counter() - t0
+    timings["total_s"] = time.perf_counter() - t_start
+    result = {
+        "config": cfg.model_dump(),
+        "transfer": {
+            "input": paths["transfer"],
+            "input_rows": transfer_m["input_rows"],
+            "labeled_rows": transfer_n,
+            "distinct_rows": transfer_m.get("distinct_rows"),
+            "dedup_ratio": transfer_m.get("dedup_ratio"),
+            "truncated_rows": transfer_m.get("truncated_rows"),
+            "quarantined_rows": transfer_m.get("quarantined_rows"),
+        },
+        "sst2_train_labeled_rows": sst_m["labeled_rows"],
+        "teachers": teacher_rows,
+        "students": students,
+        "timings": timings,
+        "hardware": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+    }
+    write_report(result, Path(cfg.report_dir))
+    return result
+
+
+def write_report(result: dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sst2_imdb.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
+    teachers = [r for r in result["teachers"] if r["kind"] == "teacher"]
+    best = max(teachers, key=lambda r: r["accuracy"])
+    tr = result["transfer"]
+    lines = [
+        "# BERT2DNN on SST-2 with IMDB as the transfer set",
+        "",
+        "Generated by `make reproduce` (`benchmarks/reproduce_sst2_imdb.py --config jobs/configs/sst2_imdb.yaml`).",
+        "Every figure is on `sst2/test.tsv` (872 sentences, GLUE SST-2 dev), used for nothing else; teachers",
+        "and students chose their epochs on `sst2/dev.tsv`. Latency: one text, one CPU thread, p50.",
+        "",
+        f"Transfer set: {tr['input_rows']:,} IMDB sentences ({tr['input']}), {tr['labeled_rows']:,} distinct "
+        f"after de-duplication (dedup ratio {tr['dedup_ratio'] or 0:.3f}), {tr['truncated_rows'] or 0:,} "
+        f"truncated for the teachers, {tr['quarantined_rows'] or 0:,} quarantined. "
+        f"Retention = accuracy ÷ best teacher ({best['model']}, {best['accuracy']:.4f}).",
+        "",
+        "| model | accuracy | AUC | retention | parameters | p50 latency | train rows |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+
+    def fmt_row(name: str, r: dict[str, Any], rows: Any = "") -> str:
+        lat = f"{r['p50_us']:,.0f} µs" if "p50_us" in r else "-"
+        params = f"{r['params']:,}" if "params" in r else "-"
+        rows_s = f"{rows:,}" if isinstance(rows, int) else rows
+        return (
+            f"| {name} | {r['accuracy']:.4f} | {r.get('auc', float('nan')):.4f} | "
+            f"{r['accuracy'] / best['accuracy']:.1%} | {params} | {lat} | {rows_s} |"
+        )
+
+    for r in result["teachers"]:
+        name = r["model"].replace("teacher:", "teacher ").replace("teachers:", "teachers ")
+        lines.append(fmt_row(name, r))
+    for s in result["students"]:
+        lines.append(fmt_row(s["desc"], s, s["train_rows"]))
+    curve = sorted((s["curve"], s) for s in result["students"] if "curve" in s)
+    lines += [
+        "",
+        "## Accuracy against transfer-set size (student ← stacked teachers, T=2)",
+        "",
+        "| transfer rows | accuracy | retention |",
+        "| ---: | ---: | ---: |",
+    ]
+    for n, s in curve:
+        lines.append(f"| {n:,} | {s['accuracy']:.4f} | {s['accuracy'] / best['accuracy']:.1%} |")
+    t = result["timings"]
+    lines += [
+        "",
+        "![accuracy against transfer-set size](sst2_imdb_transfer_curve.png)",
+        "![latency against accuracy](sst2_imdb_latency_accuracy.png)",
+        "",
+        f"Wall time on this machine ({result['hardware']['cpus']} CPUs): fine-tuning {t['finetune_s']:.0f} s "
+        f"(0 when the teachers were already trained), labeling {t['label_s']:.0f} s, students "
+        f"{t['students_s']:.0f} s, total {t['total_s']:.0f} s. Numbers: `sst2_imdb.json`.",
+        "",
+    ]
+    (out / "sst2_imdb.md").write_text("\n".join(lines), encoding="utf-8")
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([n for n, _ in curve], [s["accuracy"] for _, s in curve], "o-", label="student (stacked, T=2)")
+    for r in teachers:
+        ax.axhline(r["accuracy"], ls="--", lw=1, color="gray")
+        ax.text(curve[0][0] if curve else 1, r["accuracy"], f" {r['model']}", va="bottom", fontsize=8)
+    gold = next((s for s in result["students"] if s["id"] == "gold_only"), None)
+    if gold:
+        ax.axhline(gold["accuracy"], ls=":", lw=1, color="red")
+        ax.text(
+            curve[0][0] if curve else 1, gold["accuracy"], " student, gold labels only", va="top", fontsize=8
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("transfer-set size (IMDB sentences, distinct)")
+    ax.set_ylabel("accuracy on SST-2 test")
+    ax.set_title("Student accuracy against transfer-set size")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "sst2_imdb_transfer_curve.png", dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in teachers:
+        ax.scatter(r["p50_us"], r["accuracy"], marker="s", color="C1")
+        ax.annotate(r["model"], (r["p50_us"], r["accuracy"]), fontsize=8)
+    for s in result["students"]:
+        ax.scatter(s["p50_us"], s["accuracy"], color="C0")
+        ax.annotate(s["id"], (s["p50_us"], s["accuracy"]), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("single-text latency, p50 (µs, one CPU thread)")
+    ax.set_ylabel("accuracy on SST-2 test")
+    ax.set_title("Latency against accuracy")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "sst2_imdb_latency_accuracy.png", dpi=120)
+    plt.close(fig)
+    log("reproduce", f"report: {out / 'sst2_imdb.md'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", default=str(ROOT / "jobs/configs/sst2_imdb.yaml"))
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--address", default=None, help="Ray cluster (default RAY_ADDRESS or a local Ray)")
+    ap.add_argument("--report-only", action="store_true", help="rebuild the report from sst2_imdb.json")
+    args = ap.parse_args(argv)
+    try:
+        cfg = build(
+            ReproduceConfig, apply_overrides(read_yaml(args.config), args.overrides), source=args.config
+        )
+        if args.report_only:
+            write_report(json.loads(Path(cfg.report_dir, "sst2_imdb.json").read_text()), Path(cfg.report_dir))
+            return 0
+        init_ray(args.address)
+        run(cfg)
+    except Bert2dnnError as e:
+        print(f"reproduce: error: {e}", file=sys.stderr)
+        return e.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The SST-2 → IMDB reproduction: its config validates against every stage, and its report renders."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "benchmarks/reproduce_sst2_imdb.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["reproduce"] = mod  # pydantic resolves the config's annotations through it
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_config_sections_are_valid_stage_configs():
+    from bert2dnn_ray import label, teacher
+    from bert2dnn_ray.config import build, read_yaml
+    from bert2dnn_ray.student import train
+
+    mod = _module()
+    cfg = build(mod.ReproduceConfig, read_yaml(ROOT / "jobs/configs/sst2_imdb.yaml"), source="sst2_imdb.yaml")
+    ft = teacher.FinetuneConfig.model_validate({**cfg.finetune, "train": "x.tsv"})
+    assert [t.name for t in ft.teachers] == ["minilm", "minilm3"] and ft.teachers[1].num_layers == 3
+    assert ft.output_dir == "runs/sst2/teachers"  # shared with jobs/configs/sst2_teacher.yaml
+    train.TrainConfig.model_validate(cfg.student)
+    specs = mod._teachers(cfg, ft)
+    assert specs[0].max_length == cfg.label["max_length"]
+    extra = {k: v for k, v in cfg.label.items() if k not in ("max_length", "batch_size")}
+    label.LabelConfig.model_validate(extra)
+
+
+def test_report_tables_and_plots(tmp_path):
+    mod = _module()
+    t = {"kind": "teacher", "accuracy": 0.9, "auc": 0.95, "params": 22_000_000, "p50_us": 20_000.0}
+    students = [
+        {
+            "id": "gold_only",
+            "desc": "gold only",
+            "accuracy": 0.80,
+            "auc": 0.88,
+            "params": 70_000_000,
+            "p50_us": 150.0,
+            "train_rows": 60_614,
+        },
+        {
+            "id": "stacked_t2",
+            "desc": "stacked T=2",
+            "accuracy": 0.882,
+            "auc": 0.94,
+            "params": 70_000_000,
+            "p50_us": 160.0,
+            "train_rows": 150_000,
+            "curve": 150_000,
+        },
+        {
+            "id": "stacked_t2_n10000",
+            "desc": "10k",
+            "accuracy": 0.83,
+            "auc": 0.9,
+            "params": 70_000_000,
+            "p50_us": 155.0,
+            "train_rows": 10_000,
+            "curve": 10_000,
+        },
+    ]
+    result = {
+        "transfer": {
+            "input": "x",
+            "input_rows": 150_000,
+            "labeled_rows": 149_000,
+            "dedup_ratio": 0.007,
+            "truncated_rows": 12,
+            "quarantined_rows": 0,
+        },
+        "teachers": [
+            {**t, "model": "teacher:minilm"},
+            {**t, "model": "teacher:minilm3", "accuracy": 0.88},
+            {"model": "teachers:stacked(mean)", "kind": "stacked", "accuracy": 0.905, "auc": 0.96},
+        ],
+        "students": students,
+        "timings": {"finetune_s": 1.0, "label_s": 2.0, "students_s": 3.0, "total_s": 6.0},
+        "hardware": {"cpus": 2},
+    }
+    mod.write_report(result, tmp_path)
+    md = (tmp_path / "sst2_imdb.md").read_text()
+    assert "| teacher minilm | 0.9000 | 0.9500 | 100.0% | 22,000,000 | 20,000 µs |  |" in md
+    assert "| stacked T=2 | 0.8820 | 0.9400 | 98.0% | 70,000,000 | 160 µs | 150,000 |" in md
+    assert md.index("| 10,000 | 0.8300") < md.index("| 150,000 | 0.8820")  # curve sorted by size
+    for png in ("sst2_imdb_transfer_curve.png", "sst2_imdb_latency_accuracy.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "sst2_imdb.json").exists()
