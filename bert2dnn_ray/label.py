@@ -69,6 +69,9 @@ class LabelConfig(Strict):
     cpus_per_actor: float | None = Field(None, gt=0, description="default: a fraction on small machines")
     torch_threads: int | None = Field(None, ge=1)
     trust_remote_code: bool = False
+    max_attempts: int = Field(
+        3, ge=1, description="runs of the actor pool; after a lost node/actor only unfinished chunks rerun"
+    )
     address: str | None = None
 
 
@@ -434,19 +437,40 @@ def run(cfg: LabelConfig) -> dict[str, Any]:
 
 
 def label_chunks(cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[str, Any]) -> None:
-    """Label every chunk not yet committed under ``cfg.output_dir`` with the actor pool."""
+    """Label every chunk not yet committed under ``cfg.output_dir`` with the actor pool.
+
+    A failure while the pool runs (a lost node or actor, an out-of-memory kill) costs only the
+    chunks in flight: committed chunks stay, and the unfinished ones are planned and run again,
+    up to ``max_attempts`` times in all.
+    """
+    for attempt in range(1, cfg.max_attempts + 1):
+        done = _committed(cfg.output_dir)
+        pending = [c for c in chunks if c["chunk_id"] not in done]
+        log(
+            "label",
+            f"{len(chunks)} chunks planned, {len(done)} already done, {len(pending)} to label "
+            f"with {len(cfg.teachers)} teacher(s)"
+            + (f" (attempt {attempt}/{cfg.max_attempts})" if attempt > 1 else ""),
+        )
+        if not pending:
+            return
+        try:
+            _label_pending(cfg, pending, stacker)
+            return
+        except Exception as e:  # noqa: BLE001 - the error is re-raised after the last attempt
+            if attempt == cfg.max_attempts:
+                raise
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            log(
+                "label",
+                f"attempt {attempt} failed ({type(e).__name__}: {msg[:200]}); retrying unfinished chunks",
+            )
+
+
+def _label_pending(cfg: LabelConfig, pending: list[dict[str, Any]], stacker: dict[str, Any]) -> None:
     import ray
     import ray.data
 
-    done = _committed(cfg.output_dir)
-    pending = [c for c in chunks if c["chunk_id"] not in done]
-    log(
-        "label",
-        f"{len(chunks)} chunks planned, {len(done)} already done, {len(pending)} to label "
-        f"with {len(cfg.teachers)} teacher(s)",
-    )
-    if not pending:
-        return
     t0 = time.perf_counter()
     init_ray(cfg.address)
     payload = {"cfg": cfg.model_dump(), "stacker": stacker, "threads": torch_threads(cfg.torch_threads)}

@@ -54,6 +54,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     else:
         log("ray", f"starting local Ray ({num_cpus or os.cpu_count()} CPUs, dashboard off)")
         ray.init(
+            # "local": always a private Ray; never attach to whatever cluster this machine
+            # started last (/tmp/ray/ray_current_cluster), which may be stale or someone else's.
+            address="local",
             num_cpus=num_cpus,
             include_dashboard=False,
             dashboard_host="127.0.0.1",

@@ -103,6 +103,8 @@ def test_train_learns_and_resumes_after_sigkill(ray_session, tmp_path):
 
     resumed = train.run(cfg)
     assert resumed["global_step"] == steps_total  # the step counter continued; it did not restart at 0
+    assert resumed["resumed_at_steps"] and resumed["resumed_at_steps"][0] > 0
+    assert ref["resumed_at_steps"] == []
     assert len(resumed["history"]) == 3
     assert abs(resumed["best"]["dev_accuracy"] - ref["best"]["dev_accuracy"]) <= 0.005 + 1e-9
     s = Student.load(tmp_path / "killed" / "student")

@@ -173,6 +173,7 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             for o, sd in zip(opts, saved, strict=True):
                 o.load_state_dict(sd)
             state = read_json(os.path.join(d, "state.json"))
+            state.setdefault("resumed_at_steps", []).append(state["global_step"])
             bp = os.path.join(d, "best.safetensors")
             if os.path.exists(bp):
                 best_weights = load_file(bp)
@@ -437,6 +438,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         "best": best,
         "history": state["history"],
         "global_step": state["global_step"],
+        "resumed_at_steps": state.get("resumed_at_steps", []),
         "soft_label_column": soft_col,
         "train_rows": rows,
     }
