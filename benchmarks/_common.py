@@ -1,0 +1,97 @@
+"""Shared by the benchmark scripts: offline environment, hardware context for the JSON."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+OFFLINE_ENV = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+}
+
+
+def set_offline_env() -> None:
+    for k, v in OFFLINE_ENV.items():
+        os.environ.setdefault(k, v)
+
+
+def hardware_context() -> dict[str, Any]:
+    """CPU, memory, library versions, date and load: what a reader needs to compare runs."""
+    import ray
+    import torch
+    import transformers
+
+    cpu_model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = None
+    try:
+        import psutil
+
+        mem_gib = round(psutil.virtual_memory().total / 2**30, 1)
+    except Exception:
+        mem_gib = None
+    try:
+        import onnxruntime
+
+        ort_version = onnxruntime.__version__
+    except ImportError:
+        ort_version = None
+    return {
+        "cpu_model": cpu_model,
+        "cores": os.cpu_count(),
+        "cores_available": affinity,
+        "memory_gib": mem_gib,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads_default": torch.get_num_threads(),
+        "ray": ray.__version__,
+        "transformers": transformers.__version__,
+        "onnxruntime": ort_version,
+        "platform": platform.platform(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "loadavg": list(os.getloadavg()),
+    }
+
+
+def result_header(benchmark: str, quick: bool) -> dict[str, Any]:
+    """The first keys of every benchmark JSON: what ran, where, under how much load."""
+    import sys
+
+    load = os.getloadavg()
+    return {
+        "benchmark": benchmark,
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "quick": bool(quick),
+        "hardware": hardware_context(),
+        "background_load": load[0] > 1.5,
+        "loadavg_at_start": list(load),
+    }
+
+
+def write_result(result: dict[str, Any], out: str | Path, started: float) -> Path:
+    """Close a benchmark JSON (load at the end, total time) and write it."""
+    import json
+    import time
+
+    result["hardware"]["loadavg_at_end"] = list(os.getloadavg())
+    result["total_seconds"] = round(time.perf_counter() - started, 1)
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path
