@@ -36,6 +36,7 @@ from .errors import Bert2dnnError
 
 # stage -> entry point script, relative to the working directory.
 STAGE_SCRIPTS: dict[str, str] = {
+    "datasets": "jobs/prepare_data.py",
     "finetune": "jobs/finetune_teacher.py",
     "label": "jobs/label.py",
     "train": "jobs/train_student.py",

@@ -72,6 +72,7 @@ def test_unknown_stage_is_a_usage_error(capsys):
 
 def test_stage_to_script_mapping():
     expected = {
+        "datasets": "jobs/prepare_data.py",
         "finetune": "jobs/finetune_teacher.py",
         "label": "jobs/label.py",
         "train": "jobs/train_student.py",
@@ -293,7 +294,7 @@ def _wait_for_job_server(url: str, token: str, head: subprocess.Popen, log: Path
 
 @pytest.mark.slow
 @pytest.mark.timeout(150)
-def test_submit_pipeline_data_stage_end_to_end(tmp_path, clean_env, capsys):
+def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert_factory):
     reason = _dashboard_available()
     if reason:
         pytest.skip(reason)
@@ -337,18 +338,25 @@ def test_submit_pipeline_data_stage_end_to_end(tmp_path, clean_env, capsys):
 
         clean_env.setenv("RAY_AUTH_TOKEN", token)
         runs = tmp_path / "runs"
-        args = parse(
-            "pipeline",
-            "--address",
-            url,
-            "--config",
-            str(REPO / SMOKE),
-            "--working-dir",
-            str(REPO),
-            "--set",
-            "stages=[data]",
-            "--set",
+        # The smoke pipeline, every stage, sized down: a tiny BERT teacher and small data.
+        small = [
             f"runs_dir={runs}",
+            "data.synthetic.num_labeled=400",
+            "data.synthetic.num_dev=100",
+            "data.synthetic.num_test=200",
+            "data.synthetic.num_unlabeled=1500",
+            f"finetune.teachers.0.model={tiny_bert_factory(4, seed=3)}",
+            "finetune.teachers.0.epochs=2",
+            "finetune.teachers.0.learning_rate=0.005",
+            "label.chunk_rows=1000",
+            "train.epochs=1",
+            "train.featurizer.num_buckets=16384",
+            "train.model.hidden=[64]",
+            "evaluate.latency_samples=10",
+        ]
+        set_args = [a for kv in small for a in ("--set", kv)]
+        args = parse(
+            "pipeline", "--address", url, "--config", str(REPO / SMOKE), "--working-dir", str(REPO), *set_args
         )
         t1 = time.monotonic()
         rc = submit.main(args)
@@ -357,12 +365,17 @@ def test_submit_pipeline_data_stage_end_to_end(tmp_path, clean_env, capsys):
         assert rc == 0, out[-3000:] + err[-3000:]
         job_id = out.splitlines()[0].strip()
         assert job_id.startswith("raysubmit_"), out[:500]
-        assert "data finished" in out, out[-3000:]  # the job's logs were followed
+        assert "export finished" in out, out[-3000:]  # the job's logs were followed
         assert f"job {job_id} SUCCEEDED" in err
-        data = runs / "smoke" / "data"
+        run = runs / "smoke"
         for name in ("train", "dev", "test", "unlabeled"):
-            assert (data / f"{name}.parquet").stat().st_size > 0, name
-        assert (runs / "smoke" / "pipeline.yaml").is_file()
+            assert (run / "data" / f"{name}.parquet").stat().st_size > 0, name
+        manifest = json.loads((run / "soft_labels" / "manifest.json").read_text())
+        assert manifest["input_rows"] == 1500 == manifest["labeled_rows"] + manifest["quarantined_rows"]
+        ev = json.loads((run / "eval.json").read_text())
+        assert {m["model"] for m in ev["models"]} >= {"teacher:minilm", "student"}
+        assert 0 < ev["retention"]
+        assert (run / "export" / "student.json").is_file() and (run / "export" / "model.onnx").is_file()
 
         # --stop on a finished job: nothing to stop, exit code 1.
         assert submit.main(parse("--stop", job_id, "--address", url)) == 1
