@@ -56,10 +56,11 @@ class TeacherTrainSpec(Strict):
     )
     seed: int = 42
     group_by_length: int = Field(
-        50,
+        0,
         ge=0,
         description="length-grouped batches: sort each window of N batches by text length "
-        "(less padding), then shuffle the batch order; 0 = off",
+        "(less padding), then shuffle the batch order; 0 = off. 50 is a good value for large, "
+        "length-skewed sets (SST-2: 2.3x faster); batches of one length can skew classes on small sets",
     )
     mixed_precision: Literal["no", "bf16", "fp16"] = Field("no", description="autocast on GPU workers")
 

@@ -293,7 +293,7 @@ def _wait_for_job_server(url: str, token: str, head: subprocess.Popen, log: Path
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(480)
 def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert_factory):
     reason = _dashboard_available()
     if reason:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import json
 import re
-import time
 from functools import cache
 
 import numpy as np
@@ -333,11 +332,3 @@ def test_query_title_relevance_is_attribute_aware() -> None:
 
 
 # ------------------------------------------------------------------------------------------- speed
-
-
-def test_generation_is_fast() -> None:
-    start = time.perf_counter()
-    out = generate(SyntheticConfig(num_labeled=0, num_dev=0, num_test=0, num_unlabeled=20000))
-    elapsed = time.perf_counter() - start
-    assert out["unlabeled"].num_rows == 20000
-    assert elapsed < 2.0, elapsed
