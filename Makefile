@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE=1
 export TRANSFORMERS_OFFLINE=1
 export TOKENIZERS_PARALLELISM=false
 
-.PHONY: install smoke test lint bench bench-label bench-student data reproduce clean
+.PHONY: install smoke test lint bench bench-label bench-label-gpu bench-student data reproduce clean
 
 # Idempotent: the stamp is newer than pyproject.toml once the install has succeeded.
 install: $(VENV)/.installed
@@ -36,6 +36,10 @@ bench: bench-label bench-student
 
 bench-label: install
 	$(PY) benchmarks/bench_label.py
+
+# Needs a CUDA GPU (and a CUDA build of torch); not part of `make bench`.
+bench-label-gpu: install
+	$(PY) benchmarks/bench_label_gpu.py
 
 bench-student: install
 	$(PY) benchmarks/bench_student.py

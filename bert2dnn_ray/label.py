@@ -254,7 +254,7 @@ class ChunkLabeler:
         return pa.table({"chunk_id": [s["chunk_id"] for s in stats], "stats": [json.dumps(s) for s in stats]})
 
     def label_chunk(self, spec: dict[str, Any]) -> dict[str, Any]:
-        t0 = time.perf_counter()
+        t0, started_at = time.perf_counter(), time.time()
         cfg, cols = self.cfg, self.cfg.columns
         good, stats = prepare_rows(cfg, spec)
         texts = good[cols.text].to_pylist()
@@ -289,6 +289,8 @@ class ChunkLabeler:
             truncated_rows=int(truncated_any.sum()),
             teachers=teacher_stats,
             seconds=time.perf_counter() - t0,
+            started_at=started_at,
+            finished_at=time.time(),
         )
         # The stats file commits the chunk: written last, atomically.
         io.write_json(io.join(cfg.output_dir, "_chunks", f"{spec['chunk_id']}.json"), stats)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import numpy as np
@@ -42,11 +43,20 @@ def model_num_labels(spec: TeacherSpec, trust_remote_code: bool = False) -> int:
 class TeacherRunner:
     """One loaded teacher. ``logits(texts, pairs)`` → (float32 [N, K], truncated bool [N])."""
 
-    def __init__(self, spec: TeacherSpec, device: str = "cpu", trust_remote_code: bool = False):
+    def __init__(
+        self,
+        spec: TeacherSpec,
+        device: str = "cpu",
+        trust_remote_code: bool = False,
+        prefetch: bool | None = None,
+    ):
         import torch
 
         self.spec = spec
         self.device = torch.device(device)
+        # Tokenise the next batch on a helper thread while the current one runs: on by default on
+        # a GPU (the GPU would otherwise wait for the tokenizer), off on CPU (same cores).
+        self.prefetch = self.device.type == "cuda" if prefetch is None else prefetch
         dtype = spec.dtype
         if dtype == "auto":
             dtype = "bf16" if self.device.type == "cuda" else "fp32"
@@ -104,14 +114,34 @@ class TeacherRunner:
             char_len += np.fromiter((len(p) for p in pairs), dtype=np.int64, count=n)
         order = np.argsort(char_len, kind="stable")
         bs = self.spec.batch_size
-        with torch.inference_mode():
-            for s in range(0, n, bs):
-                idx = order[s : s + bs]
-                bt = [texts[i] for i in idx]
-                bp = [pairs[i] for i in idx] if pairs is not None else None
-                enc, over = self._encode(bt, bp)
-                enc = {k: v.to(self.device, non_blocking=True) for k, v in enc.items()}
-                logits = self.model(**enc).logits.float().cpu().numpy()
-                out[idx] = logits
-                truncated[idx] = over
+        starts = list(range(0, n, bs))
+
+        def prepare(s: int):
+            idx = order[s : s + bs]
+            bt = [texts[i] for i in idx]
+            bp = [pairs[i] for i in idx] if pairs is not None else None
+            enc, over = self._encode(bt, bp)
+            if self.device.type == "cuda":
+                enc = {k: v.pin_memory() for k, v in enc.items()}
+            return idx, enc, over
+
+        # With prefetch the next batch is tokenised (Rust, GIL released) on a helper thread while
+        # the current one runs.
+        pool = ThreadPoolExecutor(1) if self.prefetch and len(starts) > 1 else None
+        try:
+            nxt = pool.submit(prepare, starts[0]) if pool else None
+            with torch.inference_mode():
+                for j, s in enumerate(starts):
+                    if pool:
+                        idx, enc, over = nxt.result()
+                        if j + 1 < len(starts):
+                            nxt = pool.submit(prepare, starts[j + 1])
+                    else:
+                        idx, enc, over = prepare(s)
+                    enc = {k: v.to(self.device, non_blocking=True) for k, v in enc.items()}
+                    out[idx] = self.model(**enc).logits.float().cpu().numpy()
+                    truncated[idx] = over
+        finally:
+            if pool:
+                pool.shutdown(wait=True, cancel_futures=True)
         return out, truncated

@@ -230,3 +230,26 @@ def test_dedup_distinct_and_join_match_plain_labeling(ray_session, tiny_bert_fac
     assert (
         again["labeled_rows"] == joined["labeled_rows"] and again["distinct_rows"] == joined["distinct_rows"]
     )
+
+
+def test_teacher_runner_prefetch_matches_inline(tiny_bert_factory):
+    """The GPU path's prefetch (next batch tokenised on a thread) is run here on CPU: same logits,
+    same truncation flags, same row order as the inline path, across many length-sorted batches."""
+    from bert2dnn_ray.teachers import TeacherRunner, TeacherSpec
+
+    rng = np.random.default_rng(3)
+    words = ["cheap", "red", "shoes", "phone", "case", "usb", "cable", "for", "kids", "wireless"]
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(1, 30)))) for _ in range(203)]
+    pairs = [" ".join(rng.choice(words, size=int(rng.integers(1, 5)))) for _ in range(203)]
+    spec = TeacherSpec(name="t", path=str(tiny_bert_factory(3)), max_length=16, batch_size=8)
+    inline = TeacherRunner(spec, prefetch=False)
+    pre = TeacherRunner(spec, prefetch=True)
+    assert pre.prefetch and not inline.prefetch
+    for p in (None, pairs):
+        a, ta = inline.logits(texts, p)
+        b, tb = pre.logits(texts, p)
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+        assert ta.tolist() == tb.tolist() and 0 < ta.sum() < len(texts)
+        # Row i of the output is text i, whatever batch it ran in.
+        one, _ = inline.logits([texts[150]], None if p is None else [p[150]])
+        np.testing.assert_allclose(a[150], one[0], rtol=0, atol=1e-4)

@@ -83,21 +83,21 @@ def test_student_training_survives_a_lost_worker_node(tmp_path):
             "output_dir": str(tmp_path / "student"),
             "storage_path": str(tmp_path / "ckpt"),
             "run_name": "multinode",
-            "epochs": 3,
+            "epochs": 2,
             "batch_size": 64,
             "learning_rate": 0.05,
             "num_workers": 2,
             "cpus_per_worker": 2,  # one worker per node
-            "checkpoint_every_steps": 5,
-            "featurizer": {"num_buckets": 32768},
+            "checkpoint_every_steps": 15,
+            "featurizer": {"num_buckets": 8192},
             "model": {"hidden": [64, 32]},
             "label_names": synthetic.label_names("query_category"),
         },
     )
-    assert 5 <= info["state_at_kill"] < 3 * steps_per_epoch  # killed mid-run, after a checkpoint
+    assert 15 <= info["state_at_kill"] < 2 * steps_per_epoch  # killed mid-run, after a checkpoint
     # the new worker group resumed from a checkpoint (not from step 0) and the step count is exact
-    assert len(info["resumed_at_steps"]) >= 1 and info["resumed_at_steps"][0] >= 5
-    assert info["global_step"] == 3 * steps_per_epoch
-    assert info["history_epochs"] == [0, 1, 2]
+    assert len(info["resumed_at_steps"]) >= 1 and info["resumed_at_steps"][0] >= 15
+    assert info["global_step"] == 2 * steps_per_epoch
+    assert info["history_epochs"] == [0, 1]
     assert info["dev_accuracy"] > 0.85
     assert np.isfinite(info["dev_accuracy"])
