@@ -3,7 +3,8 @@
 
 Two parts, each in its own subprocess (so pinning one part to a core never leaks into the other):
 
-* **latency** on ONE CPU core (``os.sched_setaffinity(0, {0})`` + ``torch.set_num_threads(1)``):
+* **latency** on ONE CPU core (``os.sched_setaffinity(0, {0})`` + ``torch.set_num_threads(1)``,
+  ``OMP_NUM_THREADS=1`` for NumPy's BLAS):
   single-text p50/p99 of ``Student.predict_one`` (featurization included) for the default student
   (``FeaturizerConfig()``, ``StudentModelConfig()``: hidden 1024-512-128-64) on short queries, the
   ONNX student (``OnnxStudent``), and the teachers on the same core, each timed as tokenizer +
@@ -603,7 +604,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     t_all = time.perf_counter()
     if not args.skip_latency:
-        result["latency"] = run_part("latency", args, {})
+        # One thread everywhere: torch (set in the part) and NumPy's BLAS (predict_one's matvecs).
+        one = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        result["latency"] = run_part("latency", args, one)
         result["latency"]["loadavg_after"] = list(os.getloadavg())
     if not args.skip_train:
         env = {}

@@ -124,6 +124,12 @@ def _label(cfg: ReproduceConfig, name: str, inp: str, out: Path, specs, dedup: s
     return label.run(lc)
 
 
+def _gpu_name() -> str | None:
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+
 def _evaluate(path: Path, **kw) -> dict[str, Any]:
     if path.exists():
         return json.loads(path.read_text())
@@ -274,6 +280,7 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
         "students": students,
         "timings": timings,
         "hardware": {
+            "gpu": _gpu_name(),
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
@@ -281,6 +288,18 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
     }
     write_report(result, Path(cfg.report_dir))
     return result
+
+
+def _scale_line(result: dict[str, Any]) -> str:
+    n = (result.get("config") or {}).get("transfer_rows")
+    hw = result.get("hardware", {})
+    where = f"{hw.get('cpus', '?')} CPUs" + (f", {hw['gpu']}" if hw.get("gpu") else ", no GPU")
+    if n:
+        return (
+            f"Scale: a seeded sample of {n:,} of the ~1.14M IMDB sentences (`--set transfer_rows={n}`), "
+            f"on {where}; `make reproduce` with no override labels them all."
+        )
+    return f"Scale: every IMDB sentence, on {where}."
 
 
 def write_report(result: dict[str, Any], out: Path) -> None:
@@ -305,6 +324,8 @@ def write_report(result: dict[str, Any], out: Path) -> None:
         f"after de-duplication (dedup ratio {tr['dedup_ratio'] or 0:.3f}), {tr['truncated_rows'] or 0:,} "
         f"truncated for the teachers, {tr['quarantined_rows'] or 0:,} quarantined. "
         f"Retention = accuracy ÷ best teacher ({best['model']}, {best['accuracy']:.4f}).",
+        "",
+        _scale_line(result),
         "",
         "| model | accuracy | AUC | retention | parameters | p50 latency | train rows |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",

@@ -374,3 +374,23 @@ def test_onnx_corruption(artifact: Path):
     onnx_file.unlink()
     with pytest.raises(ArtifactError, match="missing"):
         OnnxStudent.load(artifact)
+
+
+@pytest.mark.parametrize("pooling", ["sqrtn", "mean", "sum"])
+def test_predict_one_numpy_path_matches_torch(pooling):
+    """predict_one runs in NumPy: same probabilities as the PyTorch forward_one, every pooling,
+    the empty bag (no features) included."""
+    from bert2dnn_ray.student.artifact import _NumpyForward
+
+    net = _net(pooling)
+    s = Student(net, Featurizer(FCFG), LABELS)
+    fast = _NumpyForward(net)
+    for t, p in [*zip(TEXTS, PAIRS), ("", None)]:
+        ids = s.featurizer.ids(t, p)
+        with torch.no_grad():
+            want = torch.softmax(net.forward_one(torch.from_numpy(ids))[0], -1).numpy()
+        got = fast(ids)
+        assert got.dtype == np.float32 and got.shape == (3,)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(s.predict_one(t, p), want, rtol=0, atol=1e-6)
+    assert fast(np.array([], dtype=np.int64)).sum() == pytest.approx(1.0)

@@ -71,14 +71,14 @@ def _cfg(tmp_path: Path, soft: Path, dev: Path, name: str, **kw) -> train.TrainC
 
 
 def test_train_learns_and_resumes_after_sigkill(ray_session, tmp_path):
-    soft, dev = _soft_labels(tmp_path)
+    soft, dev = _soft_labels(tmp_path, n=3000)
     ref = train.run(_cfg(tmp_path, soft, dev, "ref", epochs=2))
     steps_total = ref["global_step"]
-    assert steps_total == 2 * int(np.ceil(6000 / 2 / 64))
+    assert steps_total == 2 * int(np.ceil(3000 / 2 / 64))
     assert ref["best"]["dev_accuracy"] > 0.85
     assert len(ref["history"]) == 2
 
-    cfg = _cfg(tmp_path, soft, dev, "killed", epochs=2, checkpoint_every_steps=20)
+    cfg = _cfg(tmp_path, soft, dev, "killed", epochs=2, checkpoint_every_steps=10)
     cfg_file = tmp_path / "train.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
     proc = subprocess.Popen(
@@ -104,7 +104,7 @@ def test_train_learns_and_resumes_after_sigkill(ray_session, tmp_path):
 
     try:
         # Kill once a mid-run checkpoint is registered.
-        while time.time() < deadline and registered_step() < 20:
+        while time.time() < deadline and registered_step() < 10:
             time.sleep(0.1)
             assert proc.poll() is None, "training ended before it could be killed"
     finally:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from bert2dnn_ray import submit
+from bert2dnn_ray import pipeline, submit
+from bert2dnn_ray.config import apply_overrides, build, read_yaml
 from bert2dnn_ray.errors import Bert2dnnError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -294,6 +295,23 @@ def _wait_for_job_server(url: str, token: str, head: subprocess.Popen, log: Path
 
 @pytest.mark.slow
 @pytest.mark.timeout(480)
+def _check_export(export: Path) -> None:
+    """The exported student loads and predicts; ONNX and the one-text path agree with it."""
+    import numpy as np
+
+    from bert2dnn_ray import Student
+    from bert2dnn_ray.student import OnnxStudent
+
+    s = Student.load(export)
+    assert s.label_names == ["electronics", "fashion", "home", "grocery"]
+    texts = ["wireless noise cancelling headphones", "organic green tea bags", "queen size duvet cover"]
+    p = s.predict(texts)
+    assert p.shape == (3, 4)
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(OnnxStudent.load(export).predict(texts), p, atol=1e-5)
+    np.testing.assert_allclose(s.predict_one(texts[0]), p[0], atol=1e-6)
+
+
 def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert_factory):
     reason = _dashboard_available()
     if reason:
@@ -338,21 +356,27 @@ def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert
 
         clean_env.setenv("RAY_AUTH_TOKEN", token)
         runs = tmp_path / "runs"
-        # The smoke pipeline, every stage, sized down: a tiny BERT teacher and small data.
+        # The smoke pipeline, every stage, sized down: a tiny BERT teacher (built from a
+        # BertConfig, saved with save_pretrained) and small generated data. This is also the
+        # end-to-end test of the pipeline's numbers (issue: one e2e run, not two).
         small = [
             f"runs_dir={runs}",
-            "data.synthetic.num_labeled=400",
-            "data.synthetic.num_dev=100",
-            "data.synthetic.num_test=200",
-            "data.synthetic.num_unlabeled=1500",
+            "data.synthetic.num_labeled=800",
+            "data.synthetic.num_dev=200",
+            "data.synthetic.num_test=300",
+            "data.synthetic.num_unlabeled=3000",
+            "data.synthetic.seed=5",
             f"finetune.teachers.0.model={tiny_bert_factory(4, seed=3)}",
-            "finetune.teachers.0.epochs=2",
+            "finetune.teachers.0.epochs=6",
             "finetune.teachers.0.learning_rate=0.005",
+            "finetune.teachers.0.max_length=24",
             "label.chunk_rows=1000",
-            "train.epochs=1",
+            "train.epochs=3",
+            "train.learning_rate=0.05",
             "train.featurizer.num_buckets=16384",
-            "train.model.hidden=[64]",
-            "evaluate.latency_samples=10",
+            "train.model.hidden=[64,32]",
+            "train.checkpoint_every_steps=10",
+            "evaluate.latency_samples=20",
         ]
         set_args = [a for kv in small for a in ("--set", kv)]
         args = parse(
@@ -371,11 +395,24 @@ def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert
         for name in ("train", "dev", "test", "unlabeled"):
             assert (run / "data" / f"{name}.parquet").stat().st_size > 0, name
         manifest = json.loads((run / "soft_labels" / "manifest.json").read_text())
-        assert manifest["input_rows"] == 1500 == manifest["labeled_rows"] + manifest["quarantined_rows"]
+        assert manifest["input_rows"] == 3000 == manifest["labeled_rows"] + manifest["quarantined_rows"]
         ev = json.loads((run / "eval.json").read_text())
-        assert {m["model"] for m in ev["models"]} >= {"teacher:minilm", "student"}
-        assert 0 < ev["retention"]
-        assert (run / "export" / "student.json").is_file() and (run / "export" / "model.onnx").is_file()
+        models = {m["model"]: m for m in ev["models"]}
+        # A 4-class task (chance 0.25): the tiny teacher learns it, and the student learns the teacher.
+        assert models["teacher:minilm"]["accuracy"] > 0.6
+        assert models["student"]["accuracy"] > 0.6
+        assert ev["retention"] == pytest.approx(
+            models["student"]["accuracy"] / models["teacher:minilm"]["accuracy"]
+        )
+        assert ev["retention"] > 0.85
+        assert models["student"]["p50_us"] < models["teacher:minilm"]["p50_us"]
+        _check_export(run / "export")
+
+        # Running again (in process, no job) skips every finished stage and leaves results alone.
+        before = (run / "student" / "model.safetensors").stat().st_mtime
+        cfg = build(pipeline.PipelineConfig, apply_overrides(read_yaml(REPO / SMOKE), small), source=SMOKE)
+        pipeline.run(cfg.model_copy(update={"stages": ["finetune", "label", "train"]}))
+        assert (run / "student" / "model.safetensors").stat().st_mtime == before
 
         # --stop on a finished job: nothing to stop, exit code 1.
         assert submit.main(parse("--stop", job_id, "--address", url)) == 1

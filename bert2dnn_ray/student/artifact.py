@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -450,6 +451,7 @@ class Student(_Servable):
         _check_labels(label_names, model.num_labels, "Student")
         super().__init__(featurizer, label_names, meta, path)
         self._model = model
+        self._fast: _NumpyForward | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Student:
@@ -491,10 +493,17 @@ class Student(_Servable):
         return out
 
     def predict_one(self, text: str, pair: str | None = None) -> np.ndarray:
-        """Class probabilities [K] float32 of one text (or pair): the low-latency path."""
+        """Class probabilities [K] float32 of one text (or pair): the low-latency path.
+
+        Runs in NumPy on a snapshot of the weights taken at the first call (a handful of vector
+        ops: no per-op framework dispatch), so a served student is read-only; equal to
+        ``predict([text])[0]`` up to float rounding (tested). For a one-thread server set
+        ``OMP_NUM_THREADS=1`` (NumPy's BLAS) as well as ``torch.set_num_threads(1)``.
+        """
         ids = self._featurizer.ids(text, pair)
-        with torch.inference_mode():
-            return torch.softmax(self._model.forward_one(torch.from_numpy(ids))[0], dim=-1).numpy()
+        if self._fast is None:
+            self._fast = _NumpyForward(self._model)
+        return self._fast(ids)
 
     # ------------------------------------------------------------------------------------- ONNX
     def export_onnx(self, path: str | os.PathLike | None = None, opset: int = ONNX_OPSET) -> Path:
@@ -546,6 +555,45 @@ class Student(_Servable):
         err = float(np.abs(got - want).max())
         if not err <= 1e-5:
             raise ArtifactError(f"{where}: ONNX export differs from PyTorch by {err:.3g} (> 1e-5)")
+
+
+class _NumpyForward:
+    """``StudentNet.forward_one`` + softmax in NumPy: bag sum, pooling scale, [x @ W + b, ReLU]*,
+    head, softmax. Weights are copied once into contiguous float32 arrays laid out for ``x @ W``."""
+
+    def __init__(self, model: StudentNet):
+        with torch.no_grad():
+            self.embedding = model.embedding.weight.detach().float().numpy().copy()
+            self.layers = [
+                (
+                    np.ascontiguousarray(m.weight.detach().float().numpy().T),
+                    m.bias.detach().float().numpy().copy(),
+                )
+                for m in model.hidden
+            ]
+            self.head = (
+                np.ascontiguousarray(model.head.weight.detach().float().numpy().T),
+                model.head.bias.detach().float().numpy().copy(),
+            )
+        self.pooling = model.pooling
+
+    def __call__(self, ids: np.ndarray) -> np.ndarray:
+        x = self.embedding.take(ids, axis=0).sum(axis=0)
+        n = max(len(ids), 1)
+        if self.pooling == "sqrtn":
+            x /= np.float32(math.sqrt(n))
+        elif self.pooling == "mean":
+            x /= np.float32(n)
+        for w, b in self.layers:
+            x = x @ w
+            x += b
+            np.maximum(x, 0, out=x)
+        y = x @ self.head[0]
+        y += self.head[1]
+        y -= y.max()
+        np.exp(y, out=y)
+        y /= y.sum()
+        return y
 
 
 class _PaddedProbs(torch.nn.Module):
