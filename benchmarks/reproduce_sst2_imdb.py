@@ -361,9 +361,10 @@ def write_report(result: dict[str, Any], out: Path) -> None:
         "![accuracy against transfer-set size](sst2_imdb_transfer_curve.png)",
         "![latency against accuracy](sst2_imdb_latency_accuracy.png)",
         "",
-        f"Wall time on this machine ({result['hardware']['cpus']} CPUs): fine-tuning {t['finetune_s']:.0f} s "
-        f"(0 when the teachers were already trained), labeling {t['label_s']:.0f} s, students "
-        f"{t['students_s']:.0f} s, total {t['total_s']:.0f} s. Numbers: `sst2_imdb.json`.",
+        f"Wall time of the invocation that wrote this report ({result['hardware']['cpus']} CPUs; finished "
+        f"stages are skipped, so a resumed run counts only what it did): fine-tuning {t['finetune_s']:.0f} s, "
+        f"labeling {t['label_s']:.0f} s, students {t['students_s']:.0f} s, total {t['total_s']:.0f} s. "
+        "Numbers: `sst2_imdb.json`.",
         "",
     ]
     (out / "sst2_imdb.md").write_text("\n".join(lines), encoding="utf-8")
