@@ -71,14 +71,16 @@ def _cfg(tmp_path: Path, soft: Path, dev: Path, name: str, **kw) -> train.TrainC
 
 
 def test_train_learns_and_resumes_after_sigkill(ray_session, tmp_path):
-    soft, dev = _soft_labels(tmp_path, n=3000)
-    ref = train.run(_cfg(tmp_path, soft, dev, "ref", epochs=2))
+    # Enough data and epochs that both runs converge: Ray Data's split order (and so the batch
+    # order) is not deterministic between runs, so the 0.5-point check needs a settled model.
+    soft, dev = _soft_labels(tmp_path)
+    ref = train.run(_cfg(tmp_path, soft, dev, "ref"))
     steps_total = ref["global_step"]
-    assert steps_total == 2 * int(np.ceil(3000 / 2 / 64))
+    assert steps_total == 3 * int(np.ceil(6000 / 2 / 64))
     assert ref["best"]["dev_accuracy"] > 0.85
-    assert len(ref["history"]) == 2
+    assert len(ref["history"]) == 3
 
-    cfg = _cfg(tmp_path, soft, dev, "killed", epochs=2, checkpoint_every_steps=10)
+    cfg = _cfg(tmp_path, soft, dev, "killed", checkpoint_every_steps=20)
     cfg_file = tmp_path / "train.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
     proc = subprocess.Popen(
@@ -104,7 +106,7 @@ def test_train_learns_and_resumes_after_sigkill(ray_session, tmp_path):
 
     try:
         # Kill once a mid-run checkpoint is registered.
-        while time.time() < deadline and registered_step() < 10:
+        while time.time() < deadline and registered_step() < 20:
             time.sleep(0.1)
             assert proc.poll() is None, "training ended before it could be killed"
     finally:
@@ -116,8 +118,9 @@ def test_train_learns_and_resumes_after_sigkill(ray_session, tmp_path):
     assert resumed["global_step"] == steps_total  # the step counter continued; it did not restart at 0
     assert resumed["resumed_at_steps"] and resumed["resumed_at_steps"][0] > 0
     assert ref["resumed_at_steps"] == []
-    assert len(resumed["history"]) == 2
-    assert abs(resumed["best"]["dev_accuracy"] - ref["best"]["dev_accuracy"]) <= 0.005 + 1e-9
+    assert len(resumed["history"]) == 3
+    gap = abs(resumed["best"]["dev_accuracy"] - ref["best"]["dev_accuracy"])
+    assert gap <= 0.005 + 1e-9, (resumed["best"], ref["best"])
     s = Student.load(tmp_path / "killed" / "student")
     p = s.predict(["wireless headphones", "organic green tea"])
     assert p.shape == (2, 4) and s.label_names[0] == "electronics"
