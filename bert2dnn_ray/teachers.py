@@ -125,23 +125,22 @@ class TeacherRunner:
                 enc = {k: v.pin_memory() for k, v in enc.items()}
             return idx, enc, over
 
-        # With prefetch the next batch is tokenised (Rust, GIL released) on a helper thread while
-        # the current one runs.
-        pool = ThreadPoolExecutor(1) if self.prefetch and len(starts) > 1 else None
-        try:
-            nxt = pool.submit(prepare, starts[0]) if pool else None
-            with torch.inference_mode():
-                for j, s in enumerate(starts):
-                    if pool:
-                        idx, enc, over = nxt.result()
-                        if j + 1 < len(starts):
-                            nxt = pool.submit(prepare, starts[j + 1])
-                    else:
-                        idx, enc, over = prepare(s)
-                    enc = {k: v.to(self.device, non_blocking=True) for k, v in enc.items()}
-                    out[idx] = self.model(**enc).logits.float().cpu().numpy()
-                    truncated[idx] = over
-        finally:
-            if pool:
-                pool.shutdown(wait=True, cancel_futures=True)
+        def batches():
+            """Prepared batches in order. With prefetch, the next one is tokenised (Rust, GIL
+            released) on a helper thread while the caller runs the current one."""
+            if not self.prefetch or len(starts) < 2:
+                yield from map(prepare, starts)
+                return
+            with ThreadPoolExecutor(1) as pool:
+                nxt = pool.submit(prepare, starts[0])
+                for s in starts[1:]:
+                    cur, nxt = nxt.result(), pool.submit(prepare, s)
+                    yield cur
+                yield nxt.result()
+
+        with torch.inference_mode():
+            for idx, enc, over in batches():
+                enc = {k: v.to(self.device, non_blocking=True) for k, v in enc.items()}
+                out[idx] = self.model(**enc).logits.float().cpu().numpy()
+                truncated[idx] = over
         return out, truncated

@@ -562,19 +562,13 @@ class _NumpyForward:
     head, softmax. Weights are copied once into contiguous float32 arrays laid out for ``x @ W``."""
 
     def __init__(self, model: StudentNet):
-        with torch.no_grad():
-            self.embedding = model.embedding.weight.detach().float().numpy().copy()
-            self.layers = [
-                (
-                    np.ascontiguousarray(m.weight.detach().float().numpy().T),
-                    m.bias.detach().float().numpy().copy(),
-                )
-                for m in model.hidden
-            ]
-            self.head = (
-                np.ascontiguousarray(model.head.weight.detach().float().numpy().T),
-                model.head.bias.detach().float().numpy().copy(),
-            )
+        def weights(m: torch.nn.Linear) -> tuple[np.ndarray, np.ndarray]:
+            w, b = m.weight.detach().float().numpy(), m.bias.detach().float().numpy()
+            return np.ascontiguousarray(w.T), b.copy()
+
+        self.embedding = model.embedding.weight.detach().float().numpy().copy()
+        self.layers = [weights(m) for m in model.hidden]
+        self.head = weights(model.head)
         self.pooling = model.pooling
 
     def __call__(self, ids: np.ndarray) -> np.ndarray:
