@@ -85,14 +85,10 @@ def main() -> int:
             tc = train.TrainConfig.model_validate(cfg)
             ckpt_root = Path(tc.storage_path, tc.run_name)
 
+            from raytrain_snapshot import registered_step
+
             def ready():
-                # a checkpoint Ray Train's controller has registered (its snapshot names it)
-                snap = ckpt_root / "checkpoint_manager_snapshot.json"
-                try:
-                    latest = json.loads(snap.read_text()).get("latest_checkpoint_result") or {}
-                except (OSError, ValueError):
-                    return None
-                return latest.get("metrics", {}).get("global_step")
+                return registered_step(ckpt_root)  # a checkpoint Ray Train has registered
 
             t = threading.Thread(target=_killer, args=(cluster, ready, "RayTrainWorker", info), daemon=True)
             t.start()

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from raytrain_snapshot import registered_step
 
 from bert2dnn_ray import Student, synthetic
 from bert2dnn_ray.errors import DataError
@@ -93,20 +94,9 @@ def test_train_learns_and_resumes_after_sigkill(ray_session, tmp_path):
     )
     ckpt_root = tmp_path / "killed" / "ckpt" / "student"
     deadline = time.time() + 240
-    snap = ckpt_root / "checkpoint_manager_snapshot.json"
-
-    def registered_step() -> int:
-        # Ray Train registers a checkpoint after its directory is written: resume starts from
-        # the latest one its controller's snapshot names, so kill only once that exists.
-        try:
-            latest = json.loads(snap.read_text()).get("latest_checkpoint_result") or {}
-        except (OSError, ValueError):
-            return 0
-        return int(latest.get("metrics", {}).get("global_step") or 0)
-
     try:
-        # Kill once a mid-run checkpoint is registered.
-        while time.time() < deadline and registered_step() < 20:
+        # Kill once Ray Train has registered a mid-run checkpoint (resume starts there).
+        while time.time() < deadline and (registered_step(ckpt_root) or 0) < 20:
             time.sleep(0.1)
             assert proc.poll() is None, "training ended before it could be killed"
     finally:

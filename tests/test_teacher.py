@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from raytrain_snapshot import registered_checkpoint
 
 from bert2dnn_ray import teacher
 from bert2dnn_ray.errors import ConfigError, DataError
@@ -117,7 +118,7 @@ def test_finetune_resumes_after_sigkill(ray_session, tiny_bert_factory, tmp_path
     try:
         # Kill once Ray Train has registered a checkpoint (its controller's snapshot names it):
         # resume starts from the latest registered one.
-        while time.time() < deadline and not _registered(ckpts):
+        while time.time() < deadline and registered_checkpoint(ckpts) is None:
             time.sleep(0.05)
             assert proc.poll() is None, "fine-tuning ended before it could be killed"
     finally:
@@ -132,14 +133,6 @@ def test_finetune_resumes_after_sigkill(ray_session, tiny_bert_factory, tmp_path
     # Epochs finished before the kill were not redone: their recorded results are unchanged.
     for h in first["history"]:
         assert metrics["history"][h["epoch"]]["train_loss"] == pytest.approx(h["train_loss"])
-
-
-def _registered(ckpts) -> bool:
-    try:
-        snap = json.loads((ckpts / "checkpoint_manager_snapshot.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return bool(snap.get("latest_checkpoint_result"))
 
 
 def test_group_by_length_keeps_every_row_once_and_cuts_padding():
