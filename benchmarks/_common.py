@@ -95,3 +95,13 @@ def write_result(result: dict[str, Any], out: str | Path, started: float) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path
+
+
+def print_header(result: dict[str, Any], out: Path) -> None:
+    """First lines of a benchmark's console summary: where the JSON went, the machine, the load."""
+    hw = result["hardware"]
+    print(f"\n{result['benchmark']} -> {out}")
+    print(
+        f"  {hw['cpu_model']}, {hw['cores']} cores, torch {hw['torch']}, ray {hw['ray']}, "
+        f"load {result['loadavg_at_start'][0]:.2f} -> {hw['loadavg_at_end'][0]:.2f}"
+    )

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import result_header, set_offline_env, write_result  # noqa: E402
+from _common import print_header, result_header, set_offline_env, write_result  # noqa: E402
 
 set_offline_env()
 
@@ -623,12 +623,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_summary(result: dict[str, Any], out: Path) -> None:
-    hw = result["hardware"]
-    print(f"\nbench_student -> {out}")
-    print(
-        f"  {hw['cpu_model']}, {hw['cores']} cores, torch {hw['torch']}, ray {hw['ray']}, "
-        f"load {result['loadavg_at_start'][0]:.2f} -> {hw['loadavg_at_end'][0]:.2f}"
-    )
+    print_header(result, out)
     lat = result.get("latency", {})
     if "error" in lat:
         print(f"  latency: {lat['error']}")
