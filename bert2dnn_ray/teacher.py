@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 import time
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -269,11 +268,11 @@ def _to_ray_dataset(ds: data_mod.LabeledSet):
     return ray.data.from_arrow(pa.table(cols))
 
 
-def finetune_one(cfg: FinetuneConfig, spec: TeacherTrainSpec, train, dev, num_labels: int) -> Path:
+def finetune_one(cfg: FinetuneConfig, spec: TeacherTrainSpec, train, dev, num_labels: int) -> str:
     import ray.train
     from ray.train.torch import TorchTrainer
 
-    out = Path(cfg.output_dir, spec.name)
+    out = io.join(cfg.output_dir, spec.name)
     if is_done(out) and not cfg.force:
         log("finetune", f"teacher '{spec.name}' already trained at {out} (force=true to redo)")
         return out
@@ -323,15 +322,18 @@ def finetune_one(cfg: FinetuneConfig, spec: TeacherTrainSpec, train, dev, num_la
         raise RuntimeError(f"teacher '{spec.name}': training produced no checkpoint")
     # Best dev accuracy; among ties, the later (longer-trained) epoch.
     ckpt, metrics = max(best, key=lambda cm: (cm[1]["dev_accuracy"], cm[1]["epoch"]))
-    tmp_out = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp_out, ignore_errors=True)
-    with ckpt.as_directory() as d:
-        shutil.copytree(os.path.join(d, "model"), tmp_out)
-    with result.checkpoint.as_directory() as d:  # the latest checkpoint has the whole history
-        history = read_json(os.path.join(d, "state.json"))["history"]
-    write_json_atomic(tmp_out / "metrics.json", {"best": metrics, "history": history, "model": spec.model})
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(tmp_out, out)
+    with io.staged_dir(out) as local_out:  # a URI output is written here, then uploaded
+        tmp_out = local_out.with_name(f".{local_out.name}.tmp")
+        shutil.rmtree(tmp_out, ignore_errors=True)
+        with ckpt.as_directory() as d:
+            shutil.copytree(os.path.join(d, "model"), tmp_out)
+        with result.checkpoint.as_directory() as d:  # the latest checkpoint has the whole history
+            history = read_json(os.path.join(d, "state.json"))["history"]
+        write_json_atomic(
+            tmp_out / "metrics.json", {"best": metrics, "history": history, "model": spec.model}
+        )
+        shutil.rmtree(local_out, ignore_errors=True)
+        os.replace(tmp_out, local_out)
     mark_done(out, {"dev_accuracy": metrics["dev_accuracy"]})
     log(
         "finetune",

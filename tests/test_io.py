@@ -258,3 +258,90 @@ def test_text_json_helpers_and_join(tmp_path):
     assert not [f for f in tmp_path.iterdir() if f.name.startswith(".")]
     assert io.join("s3://bucket/run", "data", "x.parquet") == "s3://bucket/run/data/x.parquet"
     assert io.join("runs/x", "data") == str(Path("runs/x", "data"))
+
+
+# ------------------------------------------------------------------ s3:// (a loopback moto server)
+def test_s3_tables_json_and_done_markers(s3_server):
+    from bert2dnn_ray.runtime import is_done, mark_done, read_json
+
+    bucket, _ = s3_server
+    base = f"{bucket}/io_tables"
+    io.write_parquet_atomic(pa.table({"text": ["a", "b", "c"]}), f"{base}/in/part-0.parquet")
+    t = io.read_table(f"{base}/in", text_columns=["text"])
+    assert t["text"].to_pylist() == ["a", "b", "c"]
+    assert not is_done(f"{base}/stage")
+    mark_done(f"{base}/stage", {"rows": 3})
+    assert is_done(f"{base}/stage") and read_json(f"{base}/stage/_SUCCESS.json")["rows"] == 3
+    assert io.parent(f"{base}/stage/") == base and io.parent("/a/b") == "/a"
+
+
+def test_staged_dir_uploads_on_success_only(s3_server, tmp_path):
+    bucket, _ = s3_server
+    uri = f"{bucket}/io_staged/model"
+    with io.staged_dir(uri) as d:
+        assert not d.exists() and d.name == "model"
+        (d / "sub").mkdir(parents=True)
+        (d / "sub" / "w.txt").write_text("v1")
+        (d / "config.json").write_text("{}")
+    assert io.read_text(f"{uri}/sub/w.txt") == "v1" and io.exists(f"{uri}/config.json")
+    with pytest.raises(RuntimeError, match="boom"):
+        with io.staged_dir(uri) as d:
+            d.mkdir()
+            (d / "half.txt").write_text("x")
+            raise RuntimeError("boom")
+    assert not io.exists(f"{uri}/half.txt") and io.read_text(f"{uri}/sub/w.txt") == "v1"  # untouched
+    # A second successful write replaces the directory: files it no longer has are gone.
+    with io.staged_dir(uri) as d:
+        d.mkdir()
+        (d / "only.txt").write_text("v2")
+    assert io.exists(f"{uri}/only.txt") and not io.exists(f"{uri}/config.json")
+    # Local paths are used as they are.
+    with io.staged_dir(str(tmp_path / "out")) as d:
+        assert d == tmp_path / "out"
+
+
+def test_localize_caches_and_refreshes(s3_server, tmp_path, monkeypatch):
+    bucket, _ = s3_server
+    monkeypatch.setenv("BERT2DNN_CACHE", str(tmp_path / "cache"))
+    uri = f"{bucket}/io_localize/m"
+    io.write_text(f"{uri}/a.txt", "one")
+    io.write_text(f"{uri}/d/b.txt", "two")
+    local = Path(io.localize(uri))
+    assert (local / "a.txt").read_text() == "one" and (local / "d" / "b.txt").read_text() == "two"
+    assert str(local).startswith(str(tmp_path / "cache"))
+    (local / "marker").write_text("cached")  # a cache hit returns the same copy, untouched
+    assert Path(io.localize(uri)) == local and (local / "marker").exists()
+    io.write_text(f"{uri}/a.txt", "changed!")  # the remote changed: fetched again
+    again = Path(io.localize(uri))
+    assert (again / "a.txt").read_text() == "changed!" and not (again / "marker").exists()
+    assert io.localize(str(tmp_path)) == str(tmp_path)  # local paths pass through
+    with pytest.raises(DataError, match="io_localize/missing: no such directory"):
+        io.localize(f"{bucket}/io_localize/missing")
+
+
+def test_teacher_and_student_load_from_s3(s3_server, tmp_path, monkeypatch, tiny_bert_factory):
+    import numpy as np
+
+    from bert2dnn_ray import Student, hf
+    from bert2dnn_ray.errors import ArtifactError, ConfigError
+    from bert2dnn_ray.featurizer import FeaturizerConfig
+    from bert2dnn_ray.student import StudentModelConfig, StudentNet, save_student
+
+    bucket, _ = s3_server
+    monkeypatch.setenv("BERT2DNN_CACHE", str(tmp_path / "cache"))
+    teacher = tiny_bert_factory(3, seed=1)
+    io.upload_dir(teacher, f"{bucket}/models/tiny")
+    model = hf.load_classifier(f"{bucket}/models/tiny")
+    assert model.config.num_labels == 3 and hf.load_tokenizer(f"{bucket}/models/tiny") is not None
+    with pytest.raises(ConfigError, match="models/nope: no such directory"):
+        hf.load_classifier(f"{bucket}/models/nope")
+
+    mcfg = StudentModelConfig(hidden=[8], num_labels=2)
+    fcfg = FeaturizerConfig(num_buckets=64)
+    save_student(tmp_path / "student", StudentNet(mcfg, 64), fcfg, mcfg, ["neg", "pos"])
+    io.upload_dir(tmp_path / "student", f"{bucket}/students/s")
+    texts = ["cheap flights", "red shoes"]
+    got = Student.load(f"{bucket}/students/s").predict(texts)
+    np.testing.assert_allclose(got, Student.load(tmp_path / "student").predict(texts), atol=1e-7)
+    with pytest.raises(ArtifactError, match="students/none: no such directory"):
+        Student.load(f"{bucket}/students/none")

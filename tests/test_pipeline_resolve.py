@@ -23,7 +23,7 @@ def test_defaults_fill_every_stage_under_the_run_dir(tmp_path):
     r = resolve(cfg)
     run = tmp_path / "runs" / "exp"
     data = run / "data"
-    assert r["run_dir"] == run
+    assert r["run_dir"] == str(run)
     assert r["data"].output_dir == str(data) and r["data"].source == "synthetic"
 
     ft = r["finetune"]
@@ -145,6 +145,24 @@ def test_smoke_config_validates():
     assert cfg.label.temperatures == [1.0, 2.0] and cfg.label.teachers == []
     assert cfg.train.model.hidden == [256, 128, 64] and cfg.train.featurizer.num_buckets == 131072
     r = resolve(cfg)
-    assert r["run_dir"] == Path("runs", "smoke")
+    assert r["run_dir"] == str(Path("runs", "smoke"))
     assert r["label"].teachers[0].path == str(Path("runs", "smoke", "teachers", "minilm"))
     assert r["train"].temperature in r["label"].temperatures  # the student's target column will exist
+
+
+def test_runs_dir_uri_fills_every_stage_with_uris():
+    """runs_dir on shared object storage: every stage's paths (and Ray Train's storage) are URIs."""
+    cfg = load_config(PipelineConfig, None, ["runs_dir=s3://bucket/runs", "name=exp"])
+    r = resolve(cfg)
+    run = "s3://bucket/runs/exp"
+    assert r["run_dir"] == run
+    assert r["data"].output_dir == f"{run}/data"
+    assert r["finetune"].train == f"{run}/data/train.parquet"
+    assert r["finetune"].output_dir == f"{run}/teachers"
+    assert [t.path for t in r["label"].teachers] == [f"{run}/teachers/minilm"]
+    assert (r["label"].input, r["label"].output_dir) == (
+        f"{run}/data/unlabeled.parquet",
+        f"{run}/soft_labels",
+    )
+    assert (r["train"].output_dir, r["train"].storage_path) == (f"{run}/student", f"{run}/_checkpoints")
+    assert (r["evaluate"].output, r["export"].output_dir) == (f"{run}/eval.json", f"{run}/export")

@@ -17,9 +17,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
+import pyarrow.fs as pafs
 import pytest
 
-from bert2dnn_ray import pipeline, submit
+from bert2dnn_ray import Student, pipeline, submit
 from bert2dnn_ray.config import apply_overrides, build, read_yaml
 from bert2dnn_ray.errors import Bert2dnnError
 
@@ -293,13 +295,8 @@ def _wait_for_job_server(url: str, token: str, head: subprocess.Popen, log: Path
     pytest.fail(f"the job server at {url} did not come up:\n{log.read_text()[-3000:]}")
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(480)
 def _check_export(export: Path) -> None:
     """The exported student loads and predicts; ONNX and the one-text path agree with it."""
-    import numpy as np
-
-    from bert2dnn_ray import Student
     from bert2dnn_ray.student import OnnxStudent
 
     s = Student.load(export)
@@ -312,7 +309,11 @@ def _check_export(export: Path) -> None:
     np.testing.assert_allclose(s.predict_one(texts[0]), p[0], atol=1e-6)
 
 
-def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert_factory):
+@pytest.mark.slow
+@pytest.mark.timeout(480)
+def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert_factory, s3_server):
+    """The smoke pipeline as a Ray Job on a loopback head, with every output and checkpoint on
+    shared object storage (s3://, a loopback moto server), as on a cloud cluster."""
     reason = _dashboard_available()
     if reason:
         pytest.skip(reason)
@@ -335,6 +336,8 @@ def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert
         RAY_AUTH_TOKEN=token,
         # The job's `python` is the one on the head's PATH: this venv's.
         PATH=f"{ray_exe.parent}{os.pathsep}{env.get('PATH', '')}",
+        # The nodes' S3 credentials and endpoint (on a cloud cluster: the nodes' IAM role).
+        **s3_server[1],
     )
     cmd = [str(ray_exe), "start", "--head", "--block", "--node-ip-address", "127.0.0.1"]
     cmd += ["--dashboard-host", "127.0.0.1", "--include-dashboard", "true", "--num-cpus", "2"]
@@ -355,7 +358,7 @@ def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert
             submit.main(parse("--stop", "raysubmit_nope", "--address", url))
 
         clean_env.setenv("RAY_AUTH_TOKEN", token)
-        runs = tmp_path / "runs"
+        runs = f"{s3_server[0]}/submit_e2e/runs"
         # The smoke pipeline, every stage, sized down: a tiny BERT teacher (built from a
         # BertConfig, saved with save_pretrained) and small generated data. This is also the
         # end-to-end test of the pipeline's numbers (issue: one e2e run, not two).
@@ -391,7 +394,11 @@ def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert
         assert job_id.startswith("raysubmit_"), out[:500]
         assert "export finished" in out, out[-3000:]  # the job's logs were followed
         assert f"job {job_id} SUCCEEDED" in err
-        run = runs / "smoke"
+        # Every output is on S3 (nothing under the job's working dir); check a local copy of it.
+        remote = f"{runs}/smoke"
+        run = tmp_path / "run_copy"
+        pafs.copy_files(remote, str(run))
+        assert (run / "_checkpoints").is_dir() and (run / "teachers" / "minilm" / "_SUCCESS.json").is_file()
         for name in ("train", "dev", "test", "unlabeled"):
             assert (run / "data" / f"{name}.parquet").stat().st_size > 0, name
         manifest = json.loads((run / "soft_labels" / "manifest.json").read_text())
@@ -407,12 +414,17 @@ def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert
         assert ev["retention"] > 0.85
         assert models["student"]["p50_us"] < models["teacher:minilm"]["p50_us"]
         _check_export(run / "export")
+        texts = ["usb c charger", "linen bed sheets"]
+        np.testing.assert_allclose(  # the artifact loads straight from its URI, too
+            Student.load(f"{remote}/export").predict(texts), Student.load(run / "export").predict(texts)
+        )
 
         # Running again (in process, no job) skips every finished stage and leaves results alone.
-        before = (run / "student" / "model.safetensors").stat().st_mtime
+        fs, weights = pafs.FileSystem.from_uri(f"{remote}/student/model.safetensors")
+        before = fs.get_file_info(weights).mtime
         cfg = build(pipeline.PipelineConfig, apply_overrides(read_yaml(REPO / SMOKE), small), source=SMOKE)
         pipeline.run(cfg.model_copy(update={"stages": ["finetune", "label", "train"]}))
-        assert (run / "student" / "model.safetensors").stat().st_mtime == before
+        assert fs.get_file_info(weights).mtime == before
 
         # --stop on a finished job: nothing to stop, exit code 1.
         assert submit.main(parse("--stop", job_id, "--address", url)) == 1

@@ -238,6 +238,13 @@ def _check_tensors(tensors: Mapping[str, torch.Tensor], want: Mapping[str, tuple
 
 # --------------------------------------------------------------------------------------------- load
 def _artifact_dir(path: str | os.PathLike) -> Path:
+    if "://" in str(path):  # s3://, gs://...: a cached local copy (refreshed when it changes)
+        from .. import io
+
+        try:
+            path = io.localize(str(path))
+        except DataError as e:
+            raise ArtifactError(f"student artifact {e}") from None
     p = Path(path)
     if p.is_file() and p.name == META_FILE:
         p = p.parent

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -308,7 +307,7 @@ def _soft_label_source(src: str, wanted: list[str]) -> tuple[list[str], Any, int
         if col not in schema.names:
             avail = sorted(n for n in schema.names if "_probs_" in n)
             raise DataError(f"{first}: no column {col!r} in the soft labels (soft-label columns: {avail})")
-    manifest = read_json(io.join(src, "manifest.json")) if "://" not in src else {}
+    manifest = read_json(io.join(src, "manifest.json"))
     rows = manifest.get("labeled_rows")
     if rows is None:
         rows = 0
@@ -344,7 +343,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         raise ConfigError("train.output_dir is required")
     if is_done(cfg.output_dir) and not cfg.force:
         log("train", f"student already trained at {cfg.output_dir} (force=true to redo)")
-        return read_json(Path(cfg.output_dir, "metrics.json"))
+        return read_json(io.join(cfg.output_dir, "metrics.json"))
     sources = [cfg.soft_labels] if isinstance(cfg.soft_labels, str) else list(cfg.soft_labels)
     if not sources:
         raise ConfigError("train.soft_labels is an empty list")
@@ -376,7 +375,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         raise ConfigError(f"train.label_names has {len(label_names)} names for {num_labels} classes")
 
     init_ray(cfg.address)
-    storage = cfg.storage_path or str(Path(cfg.output_dir).parent / "_checkpoints")
+    storage = cfg.storage_path or io.join(io.parent(cfg.output_dir), "_checkpoints")
     if "://" not in storage:
         storage = os.path.abspath(storage)
     if cfg.force:
@@ -442,19 +441,20 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         "soft_label_column": soft_col,
         "train_rows": rows,
     }
-    save_student(
-        cfg.output_dir,
-        model.eval(),
-        cfg.featurizer,
-        mcfg,
-        label_names,
-        metrics=metrics,
-        extra={
-            "text_columns": {"text": cfg.columns.text, "pair": cfg.columns.pair},
-            "temperature": cfg.temperature,
-            "target": cfg.target,
-        },
-    )
+    with io.staged_dir(cfg.output_dir) as local_out:  # a URI output is written here, then uploaded
+        save_student(
+            local_out,
+            model.eval(),
+            cfg.featurizer,
+            mcfg,
+            label_names,
+            metrics=metrics,
+            extra={
+                "text_columns": {"text": cfg.columns.text, "pair": cfg.columns.pair},
+                "temperature": cfg.temperature,
+                "target": cfg.target,
+            },
+        )
     mark_done(cfg.output_dir, {"dev_accuracy": best.get("dev_accuracy")})
     log(
         "train",
