@@ -26,6 +26,13 @@ def ray_session():
     ray.shutdown()
 
 
+@pytest.fixture
+def session_address(ray_session) -> str:
+    """The session cluster's address: a job started in a subprocess joins it (``RAY_ADDRESS``),
+    as a job driver joins a running cluster, instead of paying for a Ray of its own."""
+    return ray_session.get_runtime_context().gcs_address
+
+
 def make_tiny_bert(path: Path, num_labels: int = 2, seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
     """A tiny BERT classifier with MiniLM's real tokenizer, saved like any HF checkpoint."""
     import torch

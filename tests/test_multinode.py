@@ -38,6 +38,7 @@ def _scenario(mode: str, work: Path, cfg: dict) -> dict:
     assert info["nodes"] == 3
     assert info["killed_node"], "no worker node hosted the stage's actors: nothing was killed"
     assert info["alive_nodes_after"] == 2
+    print(f"[timing] {mode}: {info}", file=sys.__stderr__)
     return info
 
 

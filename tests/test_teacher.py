@@ -89,7 +89,7 @@ def test_finetune_bad_model_and_duplicate_names(tmp_path, tiny_bert_factory):
         teacher.run(cfg)
 
 
-def test_finetune_resumes_after_sigkill(ray_session, tiny_bert_factory, tmp_path):
+def test_finetune_resumes_after_sigkill(session_address, tiny_bert_factory, tmp_path):
     import os
     import signal
     import subprocess
@@ -108,7 +108,7 @@ def test_finetune_resumes_after_sigkill(ray_session, tiny_bert_factory, tmp_path
     proc = subprocess.Popen(
         [sys.executable, "-m", "bert2dnn_ray", "finetune", "--config", str(cfg_file)],
         cwd=root,
-        env={**os.environ, "RAY_ADDRESS": ""},
+        env={**os.environ, "RAY_ADDRESS": session_address},  # SIGKILL of a job driver
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
