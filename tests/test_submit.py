@@ -428,7 +428,13 @@ def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert
 
         # --stop on a finished job: nothing to stop, exit code 1.
         assert submit.main(parse("--stop", job_id, "--address", url)) == 1
-        print(f"[timing] head up {t_up:.1f}s, job submitted+followed {t_job:.1f}s", file=sys.__stderr__)
+        stages = [
+            ln.split("|", 1)[1].strip() for ln in out.splitlines() if " finished in " in ln and "|" in ln
+        ]
+        print(
+            f"[timing] head up {t_up:.1f}s, job submitted+followed {t_job:.1f}s: {stages}",
+            file=sys.__stderr__,
+        )
     finally:
         _kill_tree(head)
         shutil.rmtree(temp_dir, ignore_errors=True)

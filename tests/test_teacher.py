@@ -34,31 +34,6 @@ def _cfg(tmp_path, train, model, **kw):
     )
 
 
-def test_finetune_tiny_bert_learns_and_saves(ray_session, tiny_bert_factory, tmp_path):
-    train = _data(tmp_path)
-    out = teacher.run(_cfg(tmp_path, train, tiny_bert_factory(2), label_names=["neg", "pos"]))
-    d = tmp_path / "teachers" / "tiny"
-    assert out == {"tiny": str(d)}
-    assert (d / "model.safetensors").is_file() and (d / "tokenizer.json").is_file()
-    metrics = json.loads((d / "metrics.json").read_text())
-    assert len(metrics["history"]) == 5
-    assert metrics["best"]["dev_accuracy"] >= 0.9  # the toy task is learnable in a few epochs
-    from transformers import AutoConfig
-
-    assert AutoConfig.from_pretrained(d).id2label == {0: "neg", 1: "pos"}
-    # Ready for labeling: the label stage's loader reads it.
-    from bert2dnn_ray.teachers import TeacherRunner, TeacherSpec
-
-    logits, _ = TeacherRunner(TeacherSpec(name="t", path=str(d))).logits(
-        ["this is great stuff", "this is awful stuff"]
-    )
-    assert logits.argmax(1).tolist() == [1, 0]
-    # Same command again: already trained, skipped.
-    mtime = (d / "model.safetensors").stat().st_mtime
-    teacher.run(_cfg(tmp_path, train, tiny_bert_factory(2)))
-    assert (d / "model.safetensors").stat().st_mtime == mtime
-
-
 @pytest.mark.parametrize(
     "labels,match",
     [
@@ -89,7 +64,9 @@ def test_finetune_bad_model_and_duplicate_names(tmp_path, tiny_bert_factory):
         teacher.run(cfg)
 
 
-def test_finetune_resumes_after_sigkill(session_address, tiny_bert_factory, tmp_path):
+def test_finetune_learns_saves_and_resumes_after_sigkill(session_address, tiny_bert_factory, tmp_path):
+    """Kill a fine-tune mid-run, run it again: it resumes, learns, and saves a teacher that the
+    label stage loads (one test: every Ray Train fit costs ~20 s of start-up on 2 cores)."""
     import os
     import signal
     import subprocess
@@ -100,7 +77,7 @@ def test_finetune_resumes_after_sigkill(session_address, tiny_bert_factory, tmp_
     import yaml
 
     train = _data(tmp_path, n=1600, seed=1)
-    cfg = _cfg(tmp_path, train, tiny_bert_factory(2))
+    cfg = _cfg(tmp_path, train, tiny_bert_factory(2), label_names=["neg", "pos"])
     cfg.teachers[0].epochs = 3
     cfg_file = tmp_path / "ft.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
@@ -127,12 +104,32 @@ def test_finetune_resumes_after_sigkill(session_address, tiny_bert_factory, tmp_
     first = json.loads(next(ckpts.glob("checkpoint_*/state.json")).read_text())
     assert not (tmp_path / "teachers" / "tiny" / "_SUCCESS.json").exists()
 
-    teacher.run(cfg)  # the same command again resumes
-    metrics = json.loads((tmp_path / "teachers" / "tiny" / "metrics.json").read_text())
+    out = teacher.run(cfg)  # the same command again resumes
+    d = tmp_path / "teachers" / "tiny"
+    assert out == {"tiny": str(d)}
+    metrics = json.loads((d / "metrics.json").read_text())
     assert [h["epoch"] for h in metrics["history"]] == [0, 1, 2]
     # Epochs finished before the kill were not redone: their recorded results are unchanged.
     for h in first["history"]:
         assert metrics["history"][h["epoch"]]["train_loss"] == pytest.approx(h["train_loss"])
+    assert metrics["best"]["dev_accuracy"] >= 0.9  # the toy task is learnable in a few epochs
+
+    # Saved as a Hugging Face checkpoint (safetensors + tokenizer), with the label names.
+    assert (d / "model.safetensors").is_file() and (d / "tokenizer.json").is_file()
+    from transformers import AutoConfig
+
+    assert AutoConfig.from_pretrained(d).id2label == {0: "neg", 1: "pos"}
+    # Ready for labeling: the label stage's loader reads it.
+    from bert2dnn_ray.teachers import TeacherRunner, TeacherSpec
+
+    logits, _ = TeacherRunner(TeacherSpec(name="t", path=str(d))).logits(
+        ["this is great stuff", "this is awful stuff"]
+    )
+    assert logits.argmax(1).tolist() == [1, 0]
+    # Same command once more: already trained, skipped.
+    mtime = (d / "model.safetensors").stat().st_mtime
+    teacher.run(cfg)
+    assert (d / "model.safetensors").stat().st_mtime == mtime
 
 
 def test_group_by_length_keeps_every_row_once_and_cuts_padding():
