@@ -15,8 +15,9 @@ os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
 
 
 @pytest.fixture(scope="session")
-def ray_session():
-    """One local Ray for the whole test session (2 CPUs, dashboard off)."""
+def ray_session(s3_server):
+    """One local Ray for the whole test session (2 CPUs, dashboard off). Started after the
+    loopback S3 server, so its workers inherit the variables that point at it."""
     import ray
 
     from bert2dnn_ray.runtime import init_ray

@@ -13,9 +13,12 @@ from typing import Any
 
 
 def registered_checkpoint(run_dir: str | Path) -> dict[str, Any] | None:
-    """The snapshot's ``latest_checkpoint_result``, or None while none is registered."""
+    """The snapshot's ``latest_checkpoint_result``, or None while none is registered.
+    ``run_dir`` may be a URI (``s3://...``)."""
+    from bert2dnn_ray import io
+
     try:
-        snap = json.loads((Path(run_dir) / "checkpoint_manager_snapshot.json").read_text())
+        snap = json.loads(io.read_text(io.join(str(run_dir), "checkpoint_manager_snapshot.json")))
     except (OSError, ValueError):
         return None
     return snap.get("latest_checkpoint_result") or None

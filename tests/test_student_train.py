@@ -71,7 +71,7 @@ def _cfg(tmp_path: Path, soft: Path, dev: Path, name: str, **kw) -> train.TrainC
     return train.TrainConfig.model_validate(base)
 
 
-def test_train_learns_and_resumes_after_sigkill(session_address, tmp_path):
+def test_train_learns_and_resumes_after_sigkill(session_address, s3_server, tmp_path):
     # Enough data and epochs that both runs converge: Ray Data's split order (and so the batch
     # order) is not deterministic between runs, so the 0.5-point check needs a settled model.
     soft, dev = _soft_labels(tmp_path)
@@ -81,7 +81,9 @@ def test_train_learns_and_resumes_after_sigkill(session_address, tmp_path):
     assert ref["best"]["dev_accuracy"] > 0.85
     assert len(ref["history"]) == 3
 
-    cfg = _cfg(tmp_path, soft, dev, "killed", checkpoint_every_steps=20)
+    # Checkpoints on object storage (a loopback S3), as on a cloud cluster: resume reads them there.
+    ckpt_root = f"{s3_server[0]}/student_sigkill/{tmp_path.name}"
+    cfg = _cfg(tmp_path, soft, dev, "killed", checkpoint_every_steps=20, storage_path=ckpt_root)
     cfg_file = tmp_path / "train.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
     proc = subprocess.Popen(
@@ -92,7 +94,7 @@ def test_train_learns_and_resumes_after_sigkill(session_address, tmp_path):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    ckpt_root = tmp_path / "killed" / "ckpt" / "student"
+    ckpt_root = f"{ckpt_root}/student"  # <storage_path>/<run_name>
     deadline = time.time() + 240
     try:
         # Kill once Ray Train has registered a mid-run checkpoint (resume starts there).
