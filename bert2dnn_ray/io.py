@@ -393,7 +393,10 @@ def localize(uri: str) -> str:
     if not is_uri(uri):
         return uri
     fs, path = filesystem(uri)
-    infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    except OSError as e:  # e.g. a file, not a directory; no permission
+        raise DataError(f"{uri}: cannot list the directory ({e})") from None
     files = sorted(
         (posixpath.relpath(i.path, path), i.size, i.mtime_ns or 0)
         for i in infos

@@ -317,6 +317,8 @@ def test_localize_caches_and_refreshes(s3_server, tmp_path, monkeypatch):
     assert io.localize(str(tmp_path)) == str(tmp_path)  # local paths pass through
     with pytest.raises(DataError, match="io_localize/missing: no such directory"):
         io.localize(f"{bucket}/io_localize/missing")
+    with pytest.raises(DataError, match="io_localize/m/a.txt: "):  # a file, not a directory
+        io.localize(f"{uri}/a.txt")
 
 
 def test_teacher_and_student_load_from_s3(s3_server, tmp_path, monkeypatch, tiny_bert_factory):
