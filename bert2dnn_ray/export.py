@@ -38,7 +38,7 @@ def run(cfg: ExportConfig) -> dict[str, Any]:
     if not cfg.student or not cfg.output_dir:
         raise ConfigError("export.student and export.output_dir are required")
     src = Student.load(cfg.student)  # validates the source artifact (a URI is fetched first)
-    src_dir = io.localize(cfg.student)
+    src_dir = src.path  # the local directory it loaded (for a URI, the cached copy)
     with io.staged_dir(cfg.output_dir) as out:  # a URI output is written here, then uploaded
         if out.resolve() != Path(src_dir).resolve():
             tmp = out.with_name(f".{out.name}.tmp")

