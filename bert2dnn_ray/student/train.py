@@ -213,7 +213,9 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
         epoch = state["epoch"]
         ddp.train()
         skip = state["epoch_step"]
-        loss_sum, agree, seen = 0.0, 0, 0
+        # A run resumed mid-epoch carries the epoch's running sums, so its epoch metrics cover
+        # every batch of the epoch, not just those after the failure.
+        loss_sum, agree, seen = state.pop("epoch_sums", [0.0, 0, 0])
         for bi, batch in enumerate(
             shard.iter_batches(
                 batch_size=cfg.batch_size,
@@ -252,6 +254,7 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             state["epoch_step"] += 1
             state["global_step"] += 1
             if cfg.checkpoint_every_steps and state["global_step"] % cfg.checkpoint_every_steps == 0:
+                state["epoch_sums"] = [loss_sum, agree, seen]
                 report(
                     {
                         "epoch": epoch,
@@ -294,6 +297,7 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
         state["history"].append(metrics)
         state["epoch"] = epoch + 1
         state["epoch_step"] = 0
+        state.pop("epoch_sums", None)  # the next epoch starts its sums at zero
         if rank == 0 and score > state["best_acc"]:
             state["best_acc"], state["best_epoch"] = score, epoch
             best_weights = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
@@ -421,6 +425,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         ds = part if ds is None else ds.union(part)
     if cfg.max_rows:
         ds = ds.limit(cfg.max_rows)
+    ds.context.execution_options.preserve_order = True  # files and blocks in order (see `ingest`)
     cached = _use_cache(cfg, est_bytes * rows / max(1, all_rows))
     if cached:
         # Read once into the object store: every epoch re-reads memory instead of starting a
@@ -429,6 +434,12 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         t0 = time.perf_counter()
         ds = ds.materialize()
         log("train", f"cached {rows} rows in Ray's object store in {time.perf_counter() - t0:.1f}s")
+    # Deterministic input: the same blocks reach the same worker in the same order on every run,
+    # so a resumed epoch skips exactly the batches it trained before the failure, and two runs
+    # of one config see the same data. (Locality-aware sharding would trade that for less
+    # cross-node traffic; the student's rows are small.)
+    ingest = ray.train.DataConfig.default_ingest_options()
+    ingest.preserve_order = True
     threads = torch_threads(cfg.torch_threads)
     if not cfg.use_gpu:
         threads = max(1, threads // cfg.num_workers)
@@ -454,6 +465,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
         ),
         datasets={"train": ds},
+        dataset_config=ray.train.DataConfig(execution_options=ingest, enable_shard_locality=False),
     )
     log(
         "train",
