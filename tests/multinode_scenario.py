@@ -109,6 +109,7 @@ def main() -> int:
             info["resumed_at_steps"] = m["resumed_at_steps"]
             info["history_epochs"] = [h["epoch"] for h in m["history"]]
             info["dev_accuracy"] = m["best"].get("dev_accuracy")
+            info["cached_in_object_store"] = m["cached_in_object_store"]
         t.join(timeout=5)
         info["stage_done_s"] = round(time.time() - T0, 1)
         info["alive_nodes_after"] = sum(1 for n in ray.nodes() if n["Alive"])

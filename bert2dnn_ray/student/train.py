@@ -102,6 +102,12 @@ class TrainConfig(Strict):
         "no new read pipeline). auto: when they fit in cache_max_mb and a quarter of the object store",
     )
     cache_max_mb: float = Field(2048, gt=0, description="size limit of cache=auto (estimated in-memory MB)")
+    driver_read_max_mb: float = Field(
+        256,
+        ge=0,
+        description="cached rows up to this size (estimated MB) are read by the driver itself and put in "
+        "the object store (no read tasks to start); larger ones are read by Ray Data tasks. 0: always tasks",
+    )
 
 
 def _soft_column(cfg: TrainConfig) -> str:
@@ -338,6 +344,29 @@ def _soft_label_source(src: str, wanted: list[str]) -> tuple[list[str], Any, int
     return files, schema, int(rows), manifest, bytes_per_row
 
 
+def _read_parts_here(
+    parts: list[tuple[list[str], bool]], wanted: list[str], hard_col: str | None, max_rows: int | None
+) -> list[Any]:
+    """The training rows as Arrow tables, one per file in order (what the read tasks would
+    produce), with the gold column normalised as ``_gold_column`` does; the first ``max_rows``."""
+    import pyarrow.parquet as pq
+
+    tables, left = [], max_rows if max_rows else float("inf")
+    for files, has_gold in parts:
+        for path in files:
+            if left <= 0:
+                return tables
+            fs, p = io.filesystem(path)
+            with fs.open_input_file(p) as f:
+                t = pq.read_table(f, columns=wanted + ([hard_col] if has_gold else []))
+            if hard_col:
+                t = _gold_column(t, hard_col, has_gold)
+            t = t.slice(0, int(min(left, t.num_rows)))
+            left -= t.num_rows
+            tables.append(t.combine_chunks())
+    return tables
+
+
 def _use_cache(cfg: TrainConfig, est_bytes: float) -> bool:
     """Whether to hold the training rows in the object store (``cache``; see TrainConfig)."""
     if cfg.cache != "auto":
@@ -415,25 +444,32 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         storage = os.path.abspath(storage)
     if cfg.force:
         fresh_run(storage, cfg.run_name)
-    ds = None
-    for files, has_gold in parts:
-        part = ray.data.read_parquet(files, columns=wanted + ([hard_col] if has_gold else []))
-        if hard_col:  # one int64 gold column everywhere: -1 where a row has no gold label
-            part = part.map_batches(
-                _gold_column, fn_kwargs={"col": hard_col, "present": has_gold}, batch_format="pyarrow"
-            )
-        ds = part if ds is None else ds.union(part)
-    if cfg.max_rows:
-        ds = ds.limit(cfg.max_rows)
-    ds.context.execution_options.preserve_order = True  # files and blocks in order (see `ingest`)
-    cached = _use_cache(cfg, est_bytes * rows / max(1, all_rows))
-    if cached:
-        # Read once into the object store: every epoch re-reads memory instead of starting a
-        # new read pipeline (seconds per epoch on a small machine). Streaming stays the way for
-        # data that does not fit.
-        t0 = time.perf_counter()
-        ds = ds.materialize()
-        log("train", f"cached {rows} rows in Ray's object store in {time.perf_counter() - t0:.1f}s")
+    need_bytes = est_bytes * rows / max(1, all_rows)
+    cached = _use_cache(cfg, need_bytes)
+    t0 = time.perf_counter()
+    if cached and need_bytes <= cfg.driver_read_max_mb * 2**20:
+        # Small: read here and put the rows in the object store directly (no read tasks, whose
+        # worker processes cost seconds to start on a small machine).
+        ds = ray.data.from_arrow(_read_parts_here(parts, wanted, hard_col, cfg.max_rows))
+        log("train", f"read {rows} rows into Ray's object store in {time.perf_counter() - t0:.1f}s")
+    else:
+        ds = None
+        for files, has_gold in parts:
+            part = ray.data.read_parquet(files, columns=wanted + ([hard_col] if has_gold else []))
+            if hard_col:  # one int64 gold column everywhere: -1 where a row has no gold label
+                part = part.map_batches(
+                    _gold_column, fn_kwargs={"col": hard_col, "present": has_gold}, batch_format="pyarrow"
+                )
+            ds = part if ds is None else ds.union(part)
+        if cfg.max_rows:
+            ds = ds.limit(cfg.max_rows)
+        ds.context.execution_options.preserve_order = True  # files and blocks in order (see `ingest`)
+        if cached:
+            # Read once into the object store: every epoch re-reads memory instead of starting a
+            # new read pipeline (seconds per epoch on a small machine). Streaming stays the way
+            # for data that does not fit.
+            ds = ds.materialize()
+            log("train", f"cached {rows} rows in Ray's object store in {time.perf_counter() - t0:.1f}s")
     # Deterministic input: the same blocks reach the same worker in the same order on every run,
     # so a resumed epoch skips exactly the batches it trained before the failure, and two runs
     # of one config see the same data. (Locality-aware sharding would trade that for less
