@@ -70,6 +70,16 @@ def _type_name(ann: Any) -> str:
     return getattr(ann, "__name__", str(ann))
 
 
+def _list_item_model(ann: Any) -> type[BaseModel] | None:
+    """The section type of a ``list[Section]`` (or optional) annotation, else None."""
+    for a in (ann, *typing.get_args(ann)):
+        if typing.get_origin(a) is list:
+            (item,) = typing.get_args(a) or (None,)
+            if isinstance(item, type) and issubclass(item, BaseModel):
+                return item
+    return None
+
+
 def describe(model: type[BaseModel], prefix: str = "", depth: int = 0) -> list[str]:
     """One line per config key (recursing into sections), for --help."""
     lines = []
@@ -84,6 +94,14 @@ def describe(model: type[BaseModel], prefix: str = "", depth: int = 0) -> list[s
         if sub is not None and depth < 2:
             lines.append(f"  {key}.*  ({f.description or sub.__name__})")
             lines.extend(describe(sub, prefix=f"{key}.", depth=depth + 1))
+            continue
+        item = _list_item_model(ann)
+        if item is not None and depth < 2:  # a list of sections: each item's keys, by index
+            default = f.get_default(call_default_factory=True) if not f.is_required() else "REQUIRED"
+            n = f"{len(default)} item(s)" if isinstance(default, list) else repr(default)
+            desc = f" — {f.description}" if f.description else ""
+            lines.append(f"  {key} (list of {item.__name__}; default {n}){desc}; each item N:")
+            lines.extend(describe(item, prefix=f"{key}.N.", depth=depth + 1))
             continue
         default = f.get_default(call_default_factory=True) if not f.is_required() else "REQUIRED"
         if isinstance(default, BaseModel):

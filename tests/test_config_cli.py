@@ -275,5 +275,7 @@ def test_cli_subprocess_help_lists_config_keys():
         "chunk_rows",
         "--set",
         "--print-config",
+        "teachers.N.max_length (int; default 128)",  # a list's items are described key by key
+        "teachers.N.dtype (auto|fp32|bf16|fp16",
     ):
         assert key in r.stdout, key
