@@ -19,7 +19,7 @@ does; the JSON says which sizes ran and why. ``--rows`` fixes the sizes.
 
 Usage::
 
-    python benchmarks/bench_label.py                 # SST-2 4000 rows; scaling 1M / 4M rows (if it fits)
+    python benchmarks/bench_label.py                 # SST-2 8000 rows; scaling 1M / 4M rows (if it fits)
     python benchmarks/bench_label.py --quick         # scaling 100k / 400k, 1000 SST-2 rows
     python benchmarks/bench_label.py --rows 1000000,4000000 --sst2-rows 2000 --out /tmp/x.json
 """
@@ -561,11 +561,16 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated scaling sizes, e.g. 1000000,4000000 (default: 1M/4M, or the largest "
         "N/4N pair predicted to fit --scaling-budget-min after a 200k-row calibration)",
     )
-    ap.add_argument("--sst2-rows", type=int, help="texts for the throughput part (default 4000)")
+    ap.add_argument("--sst2-rows", type=int, help="texts for the throughput part (default 8000)")
     ap.add_argument(
         "--rounds", type=int, help="interleaved rounds in the throughput part (default 3; quick 1)"
     )
-    ap.add_argument("--chunk-rows", type=int, help="label chunk size in the throughput part (default 500)")
+    ap.add_argument(
+        "--chunk-rows",
+        type=int,
+        help="label chunk size in the throughput part (default 2000: four chunks, the first excluded "
+        "from the steady rate; the stage's own default is 50,000, which sorts longer windows still)",
+    )
     ap.add_argument(
         "--threads",
         type=int,
@@ -598,8 +603,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [100_000, 400_000]
     else:
         sizes = None  # calibrate; 1M / 4M when it fits the budget
-    sst2_rows = args.sst2_rows or (1000 if args.quick else 4000)
-    chunk_rows = args.chunk_rows or (250 if args.quick else 500)
+    sst2_rows = args.sst2_rows or (1000 if args.quick else 8000)
+    chunk_rows = args.chunk_rows or (250 if args.quick else 2000)
 
     result: dict[str, Any] = {
         **result_header("bench_label", args.quick),

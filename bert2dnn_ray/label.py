@@ -263,7 +263,9 @@ class ChunkLabeler:
         all_logits, truncated_any = [], np.zeros(good.num_rows, dtype=bool)
         teacher_stats = {}
         for runner in self.runners:
+            t_teacher = time.perf_counter()
             logits, trunc = runner.logits(texts, pairs)
+            t_teacher = time.perf_counter() - t_teacher
             all_logits.append(logits)
             truncated_any |= trunc
             name = runner.spec.name
@@ -271,6 +273,7 @@ class ChunkLabeler:
             for t in cfg.temperatures:
                 out[f"{name}_probs_{temp_suffix(t)}"] = _fsl(softmax(logits, t))
             teacher_stats[name] = {
+                "seconds": t_teacher,
                 "truncated": int(trunc.sum()),
                 "class_counts": np.bincount(logits.argmax(1), minlength=logits.shape[1]).tolist()
                 if len(logits)
@@ -531,13 +534,18 @@ def summarize(
     for s in stats:
         reasons.update(s["quarantine_reasons"])
         for name, ts in s["teachers"].items():
-            agg = teachers.setdefault(name, {"truncated": 0, "class_counts": None})
+            agg = teachers.setdefault(name, {"truncated": 0, "class_counts": None, "seconds": 0.0})
             agg["truncated"] += ts["truncated"]
+            agg["seconds"] += ts.get("seconds", 0.0)  # chunks committed by an older version lack it
             if ts["class_counts"]:
                 cc = np.asarray(ts["class_counts"])
                 agg["class_counts"] = (
                     cc if agg["class_counts"] is None else np.asarray(agg["class_counts"]) + cc
                 ).tolist()
+    labeled = sum(s["labeled_rows"] for s in stats)
+    for agg in teachers.values():  # inference time summed over the actors, and its rate per actor
+        agg["rows_per_s"] = round(labeled / agg["seconds"], 1) if agg["seconds"] > 0 else None
+        agg["seconds"] = round(agg["seconds"], 3)
     manifest = {
         "input": cfg.input,
         "chunks": len(chunks),

@@ -64,6 +64,10 @@ def test_label_schema_temperatures_stacking_and_quarantine(ray_session, tiny_ber
     assert m["quarantined_rows"] == 5
     assert m["quarantine_reasons"] == {"null": 1, "empty": 3, "invalid_utf8": 1}
     assert m["truncated_rows"] >= 1
+    for name in ("a", "b"):  # per-teacher stats: predicted classes, truncation, inference time
+        ts = m["teachers"][name]
+        assert sum(ts["class_counts"]) == 299 and ts["truncated"] >= 1
+        assert ts["seconds"] > 0 and ts["rows_per_s"] == pytest.approx(299 / ts["seconds"], rel=0.01)
 
     t = _read(out)
     assert t.num_rows == 299
@@ -133,7 +137,7 @@ def test_label_logreg_stacker(ray_session, tiny_bert_factory, tmp_path):
     np.testing.assert_allclose(np.stack(t["stacked_logits"].to_numpy(zero_copy_only=False)), want, atol=1e-4)
 
 
-def test_label_resume_after_sigkill_matches_uninterrupted_run(ray_session, tiny_bert_factory, tmp_path):
+def test_label_resume_after_sigkill_matches_uninterrupted_run(session_address, tiny_bert_factory, tmp_path):
     teacher = tiny_bert_factory(2, seed=5)
     texts = _texts(8000, seed=7)
     pq.write_table(pa.table({"text": texts}), tmp_path / "u.parquet", row_group_size=1000)
@@ -144,7 +148,9 @@ def test_label_resume_after_sigkill_matches_uninterrupted_run(ray_session, tiny_
     cfg = _cfg(tmp_path / "u.parquet", out, [("t", teacher)], chunk_rows=1000, num_actors=1)
     cfg_file = tmp_path / "label.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
-    env = {**os.environ, "RAY_ADDRESS": "", "PYTHONUNBUFFERED": "1"}
+    # The job's driver joins the session's cluster, as a Ray Job's driver does; SIGKILL of it
+    # takes its actor pool down with it (Ray ends the actors of a dead owner).
+    env = {**os.environ, "RAY_ADDRESS": session_address, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bert2dnn_ray", "label", "--config", str(cfg_file)],
         cwd=ROOT,
@@ -160,7 +166,7 @@ def test_label_resume_after_sigkill_matches_uninterrupted_run(ray_session, tiny_
             time.sleep(0.05)
             assert proc.poll() is None, "labeling ended before it could be killed"
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
     done_before = len(list(chunks.glob("*.json")))
     assert 0 < done_before < 8
