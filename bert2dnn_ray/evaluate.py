@@ -25,18 +25,31 @@ class EvalConfig(Strict):
     student: str | None = Field(None, description="student artifact directory")
     output: str | None = Field(None, description="write the results JSON here")
     latency_samples: int = Field(200, ge=1, description="single-query timings per model")
-    latency_threads: int = Field(1, ge=1, description="torch threads while timing (1 = one core)")
+    latency_threads: int = Field(
+        1, ge=1, description="torch and BLAS (NumPy) threads while timing (1 = one core)"
+    )
 
 
-def _latency(fn, texts: list[str], pairs: list[str] | None, n: int) -> dict[str, float]:
-    for i in range(min(10, len(texts))):  # warm-up
-        fn(texts[i], pairs[i] if pairs else None)
-    times = []
-    for i in range(n):
-        j = i % len(texts)
-        t0 = time.perf_counter()
-        fn(texts[j], pairs[j] if pairs else None)
-        times.append(time.perf_counter() - t0)
+def _latency(fn, texts: list[str], pairs: list[str] | None, n: int, threads: int) -> dict[str, float]:
+    """Single-query timings of ``fn`` with torch and every BLAS pool held to ``threads``
+    (the student's ``predict_one`` runs its matvecs in NumPy)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    prev = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            for i in range(min(10, len(texts))):  # warm-up
+                fn(texts[i], pairs[i] if pairs else None)
+            times = []
+            for i in range(n):
+                j = i % len(texts)
+                t0 = time.perf_counter()
+                fn(texts[j], pairs[j] if pairs else None)
+                times.append(time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(prev)
     t = np.asarray(times) * 1e6
     return {
         "p50_us": float(np.percentile(t, 50)),
@@ -46,8 +59,6 @@ def _latency(fn, texts: list[str], pairs: list[str] | None, n: int) -> dict[str,
 
 
 def run(cfg: EvalConfig) -> dict[str, Any]:
-    import torch
-
     from .student import Student
 
     if not cfg.test:
@@ -59,20 +70,18 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
     test = load_labeled(cfg.test, cfg.columns, k)
     labels = test.labels
     rows: list[dict[str, Any]] = []
-    prev_threads = torch.get_num_threads()
     teacher_logits = []
     for spec in cfg.teachers:
         runner = TeacherRunner(spec, "cpu")
-        torch.set_num_threads(prev_threads)
         logits, _ = runner.logits(test.texts, test.pairs)
         teacher_logits.append(logits)
         m = classification_metrics(softmax(logits), labels)
-        torch.set_num_threads(cfg.latency_threads)
         lat = _latency(
             lambda t, p, r=runner: r.logits([t], [p] if p is not None else None),
             test.texts,
             test.pairs,
             cfg.latency_samples,
+            cfg.latency_threads,
         )
         params = sum(p.numel() for p in runner.model.parameters())
         rows.append({"model": f"teacher:{spec.name}", "kind": "teacher", **m, "params": params, **lat})
@@ -80,18 +89,17 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
     if len(teacher_logits) > 1:
         m = classification_metrics(softmax(np.mean(teacher_logits, axis=0)), labels)
         rows.append({"model": "teachers:stacked(mean)", "kind": "stacked", **m})
-    torch.set_num_threads(prev_threads)
     if student:
         probs = student.predict(test.texts, test.pairs)
         m = classification_metrics(probs, labels)
-        torch.set_num_threads(cfg.latency_threads)
-        lat = _latency(student.predict_one, test.texts, test.pairs, max(cfg.latency_samples, 1000))
+        lat = _latency(
+            student.predict_one, test.texts, test.pairs, max(cfg.latency_samples, 1000), cfg.latency_threads
+        )
         from .student.model import count_parameters
 
         rows.append(
             {"model": "student", "kind": "student", **m, "params": count_parameters(student.model), **lat}
         )
-    torch.set_num_threads(prev_threads)
     teachers = [r for r in rows if r["kind"] == "teacher"]
     summary: dict[str, Any] = {"test": cfg.test, "rows": len(labels), "models": rows}
     if teachers and student:

@@ -1,0 +1,61 @@
+"""The evaluate stage: metrics from the models' own outputs, retention, and one-thread latency."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+from threadpoolctl import threadpool_info
+
+from bert2dnn_ray import evaluate
+from bert2dnn_ray.featurizer import FeaturizerConfig
+from bert2dnn_ray.metrics import classification_metrics, softmax
+from bert2dnn_ray.student import Student, StudentModelConfig, StudentNet, save_student
+from bert2dnn_ray.teachers import TeacherRunner, TeacherSpec
+
+TEXTS = ["great fun film", "dull and slow", "a fine cast", "awful plot", "loved it", "hated it"] * 5
+
+
+def test_evaluate_metrics_retention_and_single_thread_latency(tmp_path, tiny_bert_factory, monkeypatch):
+    labels = [0, 1] * 15
+    test = tmp_path / "test.parquet"
+    pq.write_table(pa.table({"text": TEXTS, "label": labels}), test)
+    torch.manual_seed(0)
+    mcfg = StudentModelConfig(embedding_dim=8, hidden=[16], num_labels=2)
+    fcfg = FeaturizerConfig(num_buckets=1024)
+    student_dir = save_student(tmp_path / "student", StudentNet(mcfg, 1024).eval(), fcfg, mcfg, ["a", "b"])
+    spec = TeacherSpec(name="tiny", path=str(tiny_bert_factory(2)), max_length=16)
+
+    seen: list[tuple[int, list[int]]] = []  # (torch threads, BLAS pool sizes) inside each timed call
+    real = evaluate._latency
+
+    def spy(fn, texts, pairs, n, threads):
+        def timed(t, p):
+            seen.append((torch.get_num_threads(), [i["num_threads"] for i in threadpool_info()]))
+            return fn(t, p)
+
+        return real(timed, texts, pairs, n, threads)
+
+    monkeypatch.setattr(evaluate, "_latency", spy)
+    torch.set_num_threads(2)
+    out = tmp_path / "eval.json"
+    cfg = evaluate.EvalConfig(
+        test=str(test), teachers=[spec], student=str(student_dir), output=str(out), latency_samples=5
+    )
+    summary = evaluate.run(cfg)
+
+    assert torch.get_num_threads() == 2  # restored after timing
+    assert seen and all(t == 1 and all(b == 1 for b in blas) for t, blas in seen)
+    rows = {r["model"]: r for r in summary["models"]}
+    logits, _ = TeacherRunner(spec).logits(TEXTS)
+    want_t = classification_metrics(softmax(logits), np.asarray(labels))["accuracy"]
+    want_s = classification_metrics(Student.load(student_dir).predict(TEXTS), np.asarray(labels))["accuracy"]
+    assert rows["teacher:tiny"]["accuracy"] == pytest.approx(want_t)
+    assert rows["student"]["accuracy"] == pytest.approx(want_s)
+    assert summary["retention"] == pytest.approx(want_s / want_t)
+    assert rows["student"]["p50_us"] > 0 and rows["teacher:tiny"]["p50_us"] > 0
+    assert json.loads(out.read_text())["retention"] == pytest.approx(summary["retention"])
