@@ -26,7 +26,7 @@ smoke: install
 	$(VENV)/bin/bert2dnn pipeline --config jobs/configs/smoke.yaml
 
 test: install
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra --durations=12
 
 lint: install
 	$(VENV)/bin/ruff check bert2dnn_ray jobs tests benchmarks
