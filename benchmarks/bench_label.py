@@ -538,16 +538,33 @@ def bench_scaling(
             f"load {os.getloadavg()[0]:.1f}"
         )
     if len(res["runs"]) >= 2:
-        a, b = res["runs"][0], res["runs"][-1]
-        res["ratio_of"] = f"{b['rows']} rows / {a['rows']} rows"
-        res["time_per_row_ratio"] = round(b["seconds_per_row"] / a["seconds_per_row"], 4)
-        res["steady_time_per_row_ratio"] = round(b["steady_seconds_per_row"] / a["steady_seconds_per_row"], 4)
-        res["peak_memory_ratio"] = round(b["peak_rss_mib"] / a["peak_rss_mib"], 4)
-        res["targets"] = {"time_per_row_ratio_within": 0.15, "peak_memory_ratio_within": 0.10}
-        res["meets_time_target"] = abs(res["time_per_row_ratio"] - 1) <= 0.15
-        res["meets_memory_target"] = abs(res["peak_memory_ratio"] - 1) <= 0.10
+        res.update(scaling_ratios(res["runs"][0], res["runs"][-1]))
     res["total_seconds"] = round(time.perf_counter() - t_start, 1)
     return res
+
+
+def scaling_ratios(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The scaling verdict from two runs (b larger than a).
+
+    Time per row is judged on the steady rate (chunks after the first): that is the streaming
+    work itself. End to end, the smaller run carries the same fixed cost (Ray and actor start,
+    teacher load, planning: about 8 s here) over 4x fewer rows, so its per-row time is biased
+    up and the end-to-end ratio comes out below 1 even when streaming scales perfectly; it must
+    only not be *slower* per row by more than the margin (no growth with size).
+    """
+    r: dict[str, Any] = {"ratio_of": f"{b['rows']} rows / {a['rows']} rows"}
+    r["time_per_row_ratio"] = round(b["seconds_per_row"] / a["seconds_per_row"], 4)
+    r["steady_time_per_row_ratio"] = round(b["steady_seconds_per_row"] / a["steady_seconds_per_row"], 4)
+    r["peak_memory_ratio"] = round(b["peak_rss_mib"] / a["peak_rss_mib"], 4)
+    r["targets"] = {"time_per_row_ratio_within": 0.15, "peak_memory_ratio_within": 0.10}
+    r["time_target_definition"] = (
+        "|steady_time_per_row_ratio - 1| <= 0.15 and time_per_row_ratio (end to end) <= 1.15"
+    )
+    r["meets_time_target"] = (
+        abs(r["steady_time_per_row_ratio"] - 1) <= 0.15 and r["time_per_row_ratio"] <= 1.15
+    )
+    r["meets_memory_target"] = abs(r["peak_memory_ratio"] - 1) <= 0.10
+    return r
 
 
 # ------------------------------------------------------------------------------------------ main
@@ -674,7 +691,8 @@ def print_summary(result: dict[str, Any], out: Path) -> None:
             )
         if "time_per_row_ratio" in s:
             print(
-                f"    ratios ({s['ratio_of']}): time/row {s['time_per_row_ratio']:.3f} "
+                f"    ratios ({s['ratio_of']}): time/row {s['steady_time_per_row_ratio']:.3f} steady, "
+                f"{s['time_per_row_ratio']:.3f} end to end "
                 f"({'ok' if s['meets_time_target'] else 'MISSED'}), peak memory {s['peak_memory_ratio']:.3f} "
                 f"({'ok' if s['meets_memory_target'] else 'MISSED'})"
             )
