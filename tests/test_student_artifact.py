@@ -223,6 +223,25 @@ def test_predict_input_errors(artifact: Path):
         s.predict(["a", "b"], ["c"])
     with pytest.raises(DataError, match="batch_size"):
         s.predict(["a"], batch_size=0)
+    with pytest.raises(DataError, match="precision must be one of"):
+        s.predict(["a"], precision="int8")
+
+
+def test_bfloat16_batch_path_close_to_float32(artifact: Path):
+    """predict(precision="bfloat16"): the dense layers in bfloat16, pooling and softmax in float32;
+    close to float32, same batch splits, float32 outputs; the float32 path is untouched."""
+    s = Student.load(artifact)
+    texts = TEXTS * 40
+    pairs = PAIRS * 40
+    ref = s.predict(texts, pairs)
+    got = s.predict(texts, pairs, batch_size=7, precision="bfloat16")
+    assert got.dtype == np.float32 and got.shape == ref.shape
+    np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-5)
+    assert 0 < np.abs(got - ref).max() < 0.03  # bfloat16 really ran, and stays close
+    assert (got.argmax(1) == ref.argmax(1)).mean() >= 0.95
+    lg = s.logits(texts[:8], pairs[:8], precision="bfloat16")
+    np.testing.assert_allclose(lg, s.logits(texts[:8], pairs[:8]), atol=0.1)
+    np.testing.assert_array_equal(s.predict(texts, pairs), ref)  # float32 unchanged after a bf16 call
 
 
 def test_save_validates_inputs(tmp_path: Path):

@@ -56,6 +56,7 @@ METRICS_FILE = "metrics.json"
 ONNX_FILE = "model.onnx"
 ONNX_OPSET = 17
 DEFAULT_TEXT_FIELDS: dict[str, str | None] = {"text": "text", "pair": None}
+PRECISIONS = ("float32", "bfloat16")  # Student.predict(precision=...)
 _PROMOTED = ("text_fields", "text_columns", "temperature")  # keys of ``extra`` stored top-level
 
 
@@ -459,6 +460,7 @@ class Student(_Servable):
         super().__init__(featurizer, label_names, meta, path)
         self._model = model
         self._fast: _NumpyForward | None = None
+        self._dense_bf16: torch.nn.Module | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Student:
@@ -473,31 +475,61 @@ class Student(_Servable):
         return self._model
 
     def logits(
-        self, texts: Sequence[str], pairs: Sequence[str] | None = None, batch_size: int = 4096
+        self,
+        texts: Sequence[str],
+        pairs: Sequence[str] | None = None,
+        batch_size: int = 4096,
+        precision: str = "float32",
     ) -> np.ndarray:
-        """Raw logits [N, K] float32."""
-        return self._predict(texts, pairs, batch_size, probs=False)
+        """Raw logits [N, K] float32 (``precision`` as in :meth:`predict`)."""
+        return self._predict(texts, pairs, batch_size, probs=False, precision=precision)
 
     def predict(
-        self, texts: Sequence[str], pairs: Sequence[str] | None = None, batch_size: int = 4096
+        self,
+        texts: Sequence[str],
+        pairs: Sequence[str] | None = None,
+        batch_size: int = 4096,
+        precision: str = "float32",
     ) -> np.ndarray:
-        """Class probabilities [N, K] float32 (softmax of the logits)."""
-        return self._predict(texts, pairs, batch_size, probs=True)
+        """Class probabilities [N, K] float32 (softmax of the logits).
 
-    def _predict(self, texts, pairs, batch_size: int, probs: bool) -> np.ndarray:
+        ``precision="bfloat16"`` runs the dense layers in bfloat16 (the embedding bag, pooling
+        and softmax stay float32) on a bfloat16 copy of their weights taken at the first such
+        call. On CPUs with AMX or AVX-512 BF16 that is several times the float32 batch rate;
+        elsewhere it is slower. Probabilities then differ from float32 by up to about 1e-2.
+        """
+        return self._predict(texts, pairs, batch_size, probs=True, precision=precision)
+
+    def _predict(self, texts, pairs, batch_size: int, probs: bool, precision: str = "float32") -> np.ndarray:
         _check_texts(texts, pairs, batch_size)
+        if precision not in PRECISIONS:
+            raise DataError(f"predict(): precision must be one of {list(PRECISIONS)}, got {precision!r}")
         n = len(texts)
         out = np.empty((n, self.num_labels), dtype=np.float32)
         feat = self._featurizer
         model = self._model
+        dense = self._bf16_dense() if precision == "bfloat16" else None
         with torch.inference_mode():
             for i in range(0, n, batch_size):
                 chunk = texts[i : i + batch_size]
                 pchunk = None if pairs is None else pairs[i : i + batch_size]
                 ids, offsets = feat.batch(chunk, pchunk)
-                y = model(torch.from_numpy(ids), torch.from_numpy(offsets))
+                if dense is None:
+                    y = model(torch.from_numpy(ids), torch.from_numpy(offsets))
+                else:
+                    pooled = model.pool(torch.from_numpy(ids), torch.from_numpy(offsets))
+                    y = dense(pooled.to(torch.bfloat16)).float()
                 out[i : i + len(chunk)] = (torch.softmax(y, dim=-1) if probs else y).numpy()
         return out
+
+    def _bf16_dense(self) -> torch.nn.Module:
+        if self._dense_bf16 is None:
+            layers: list[torch.nn.Module] = []
+            for m in self._model.hidden:
+                layers += [_copy_linear(m, torch.bfloat16), torch.nn.ReLU()]
+            layers.append(_copy_linear(self._model.head, torch.bfloat16))
+            self._dense_bf16 = torch.nn.Sequential(*layers).eval()
+        return self._dense_bf16
 
     def predict_one(self, text: str, pair: str | None = None) -> np.ndarray:
         """Class probabilities [K] float32 of one text (or pair): the low-latency path.
@@ -562,6 +594,14 @@ class Student(_Servable):
         err = float(np.abs(got - want).max())
         if not err <= 1e-5:
             raise ArtifactError(f"{where}: ONNX export differs from PyTorch by {err:.3g} (> 1e-5)")
+
+
+def _copy_linear(m: torch.nn.Linear, dtype: torch.dtype) -> torch.nn.Linear:
+    out = torch.nn.Linear(m.in_features, m.out_features, dtype=dtype)
+    with torch.no_grad():
+        out.weight.copy_(m.weight)
+        out.bias.copy_(m.bias)
+    return out.requires_grad_(False)
 
 
 class _NumpyForward:
