@@ -1,5 +1,5 @@
-"""Export: a trained student artifact → a servable directory (config + safetensors + ONNX),
-verified: ONNX Runtime must agree with PyTorch within ``tolerance`` on sample texts."""
+"""Export: a trained student artifact → a servable directory (config + safetensors + ONNX, and an
+int8 ONNX for CPU serving), verified: each ONNX model must agree with PyTorch on sample texts."""
 
 from __future__ import annotations
 
@@ -19,7 +19,15 @@ class ExportConfig(Strict):
     student: str | None = Field(None, description="trained student artifact (train.output_dir)")
     output_dir: str | None = Field(None, description="where the exported student goes")
     onnx: bool = Field(True, description="also write model.onnx and check it against PyTorch")
-    tolerance: float = Field(1e-5, gt=0)
+    tolerance: float = Field(1e-5, gt=0, description="largest |ONNX - PyTorch| probability allowed")
+    int8: bool = Field(
+        True,
+        description="also write model.int8.onnx (dense weights int8, onnxruntime dynamic "
+        "quantization: the fast CPU serving path) and check it against PyTorch",
+    )
+    int8_tolerance: float = Field(
+        0.02, gt=0, description="largest |int8 - PyTorch| probability allowed on the check texts"
+    )
     sample_texts: list[str] = Field(
         default_factory=lambda: [
             "wireless headphones",
@@ -37,13 +45,15 @@ def run(cfg: ExportConfig) -> dict[str, Any]:
 
     if not cfg.student or not cfg.output_dir:
         raise ConfigError("export.student and export.output_dir are required")
+    if cfg.int8 and not cfg.onnx:
+        raise ConfigError("export.int8 quantizes model.onnx: it needs export.onnx=true (or set int8=false)")
     src = Student.load(cfg.student)  # validates the source artifact (a URI is fetched first)
     src_dir = src.path  # the local directory it loaded (for a URI, the cached copy)
     with io.staged_dir(cfg.output_dir) as out:  # a URI output is written here, then uploaded
         if out.resolve() != Path(src_dir).resolve():
             tmp = out.with_name(f".{out.name}.tmp")
             shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(src_dir, tmp, ignore=shutil.ignore_patterns("_SUCCESS.json", "model.onnx", ".*"))
+            shutil.copytree(src_dir, tmp, ignore=shutil.ignore_patterns("_SUCCESS.json", "model*.onnx", ".*"))
             shutil.rmtree(out, ignore_errors=True)
             tmp.rename(out)
         student = Student.load(out)
@@ -65,6 +75,21 @@ def run(cfg: ExportConfig) -> dict[str, Any]:
                 )
             info.update({"onnx": io.join(cfg.output_dir, path.name), "onnx_max_abs_diff": diff})
             log("export", f"ONNX export verified (max |diff| {diff:.1e}) -> {info['onnx']}")
+        if cfg.int8:
+            rec = student.export_onnx_int8(cfg.sample_texts, pairs, tolerance=cfg.int8_tolerance)
+            OnnxStudent.load(out, precision="int8")  # loads and checks what was written
+            info.update(
+                {
+                    "onnx_int8": io.join(cfg.output_dir, rec["file"]),
+                    "onnx_int8_max_abs_diff": rec["max_abs_diff"],
+                    "onnx_int8_argmax_agreement": rec["argmax_agreement"],
+                }
+            )
+            log(
+                "export",
+                f"int8 ONNX verified (max |diff| {rec['max_abs_diff']:.1e}, argmax agreement "
+                f"{rec['argmax_agreement']:.0%} on {rec['check_texts']} texts) -> {info['onnx_int8']}",
+            )
         write_json_atomic(out / "export.json", info)
     log(
         "export",

@@ -207,6 +207,38 @@ def test_onnx_matches_pytorch(artifact: Path):
         OnnxStudent.load(artifact)
 
 
+def test_int8_onnx_close_to_pytorch_and_checked(artifact: Path):
+    s = Student.load(artifact)
+    texts, pairs = TEXTS * 10, PAIRS * 10
+    rec = s.export_onnx_int8(texts, pairs)
+    assert (artifact / "model.onnx").is_file()  # the float32 export it quantizes came first
+    meta = json.loads((artifact / "student.json").read_text())
+    assert meta["onnx_int8"] == rec and rec["file"] == "model.int8.onnx"
+    assert rec["check_texts"] == 5 + len(texts) and 0 <= rec["max_abs_diff"] <= 0.02
+    q = OnnxStudent.load(artifact, precision="int8")
+    got, want = q.predict(texts, pairs, batch_size=7), s.predict(texts, pairs)
+    assert np.abs(got - want).max() <= 0.02 and np.abs(got - want).max() > 0  # really quantized
+    assert (got.argmax(1) == want.argmax(1)).mean() >= 0.9
+    # Activations are quantized per batch: alone, a text's probabilities move a little.
+    for t, p in zip(TEXTS, PAIRS):
+        one = q.predict_one(t, p)
+        assert one.shape == (3,) and np.abs(one - s.predict([t], [p])[0]).max() <= 0.02
+    with pytest.raises(DataError, match="precision must be one of"):
+        OnnxStudent.load(artifact, precision="fp16")
+    # A tolerance the quantized model cannot meet: one-line error, nothing written.
+    (artifact / "model.int8.onnx").unlink()
+    with pytest.raises(ArtifactError, match="int8 probabilities differ from PyTorch"):
+        s.export_onnx_int8(texts, pairs, tolerance=1e-9)
+    assert not (artifact / "model.int8.onnx").exists()
+    assert not list(artifact.glob(".model.int8.onnx.tmp*"))
+    # Re-saving the student drops the stale int8 file too.
+    s.export_onnx_int8(texts, pairs)
+    save_student(artifact, _net(seed=1), FCFG, MCFG, LABELS)
+    assert not (artifact / "model.int8.onnx").exists()
+    with pytest.raises(ArtifactError, match="model.int8.onnx"):
+        OnnxStudent.load(artifact, precision="int8")
+
+
 def test_export_to_explicit_path_for_in_memory_student(tmp_path: Path):
     s = Student(_net(), Featurizer(FCFG), LABELS)
     with pytest.raises(ArtifactError, match="pass a path"):

@@ -307,6 +307,9 @@ def _check_export(export: Path) -> None:
     np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-5)
     np.testing.assert_allclose(OnnxStudent.load(export).predict(texts), p, atol=1e-5)
     np.testing.assert_allclose(s.predict_one(texts[0]), p[0], atol=1e-6)
+    q = OnnxStudent.load(export, precision="int8")  # export writes the int8 model by default
+    assert np.abs(q.predict(texts) - p).max() <= 0.02
+    assert (q.predict(texts).argmax(1) == p.argmax(1)).all()
 
 
 @pytest.mark.slow

@@ -8,6 +8,9 @@ Layout::
     model.safetensors   the StudentNet state dict (safetensors, never pickle)
     metrics.json        optional evaluation metrics
     model.onnx          optional, written by ``Student.export_onnx`` (padded ids + mask -> logits, probs)
+    model.int8.onnx     optional, written by ``Student.export_onnx_int8``: model.onnx with the dense
+                        layers' weights quantized to int8 (dynamic quantization, onnxruntime), for
+                        CPU serving; ``OnnxStudent.load(path, precision="int8")`` runs it
 
 Anything wrong with an artifact (missing file, corrupt or truncated weights, checksum mismatch,
 unknown format version, weights that do not fit the config) raises :class:`ArtifactError` with one
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import warnings
@@ -42,6 +46,7 @@ __all__ = [
     "WEIGHTS_FILE",
     "METRICS_FILE",
     "ONNX_FILE",
+    "ONNX_INT8_FILE",
     "save_student",
     "read_meta",
     "Student",
@@ -54,7 +59,12 @@ META_FILE = "student.json"
 WEIGHTS_FILE = "model.safetensors"
 METRICS_FILE = "metrics.json"
 ONNX_FILE = "model.onnx"
+ONNX_INT8_FILE = "model.int8.onnx"
 ONNX_OPSET = 17
+# OnnxStudent.load(precision=...) -> (file, student.json key)
+ONNX_VARIANTS = {"float32": (ONNX_FILE, "onnx"), "int8": (ONNX_INT8_FILE, "onnx_int8")}
+# int8 export: the largest |probability difference| from PyTorch allowed on the check texts
+INT8_TOLERANCE = 0.02
 DEFAULT_TEXT_FIELDS: dict[str, str | None] = {"text": "text", "pair": None}
 PRECISIONS = ("float32", "bfloat16")  # Student.predict(precision=...)
 _PROMOTED = ("text_fields", "text_columns", "temperature")  # keys of ``extra`` stored top-level
@@ -192,7 +202,8 @@ def save_student(
         os.replace(tmp, wpath)
     finally:
         tmp.unlink(missing_ok=True)
-    (out / ONNX_FILE).unlink(missing_ok=True)  # exported from older weights, if any
+    for onnx_file, _ in ONNX_VARIANTS.values():
+        (out / onnx_file).unlink(missing_ok=True)  # exported from older weights, if any
     if metrics is not None:
         _write_json_atomic(out / METRICS_FILE, dict(metrics))
     else:
@@ -212,6 +223,7 @@ def save_student(
         "weights": {"file": WEIGHTS_FILE, "sha256": digest, "bytes": size},
         "metrics_file": METRICS_FILE if metrics is not None else None,
         "onnx": None,
+        "onnx_int8": None,
         "torch_version": torch.__version__,
         "extra": {k: v for k, v in extra.items() if k not in _PROMOTED},
     }
@@ -595,6 +607,101 @@ class Student(_Servable):
         if not err <= 1e-5:
             raise ArtifactError(f"{where}: ONNX export differs from PyTorch by {err:.3g} (> 1e-5)")
 
+    def export_onnx_int8(
+        self,
+        check_texts: Sequence[str] = (),
+        check_pairs: Sequence[str] | None = None,
+        tolerance: float = INT8_TOLERANCE,
+    ) -> dict[str, Any]:
+        """Write ``model.int8.onnx``: the ONNX student with its dense layers quantized to int8.
+
+        onnxruntime's dynamic quantization: each MatMul's weights become int8 (one scale per
+        output channel), its input is quantized per batch at run time; the embedding table, the
+        pooling and the softmax stay float32. On a CPU with VNNI / AMX int8 this runs the default
+        1024-512-128-64 student several times faster than float32 (its 2.6 MB of float32 dense
+        weights shrink to 0.66 MB, which stay in cache). Exports ``model.onnx`` first if needed.
+
+        Checked before it is kept: on the probe texts plus ``check_texts`` (and ``check_pairs``
+        for a pair student) the int8 probabilities may differ from PyTorch's by at most
+        ``tolerance``; the measured difference and the argmax agreement are recorded in
+        ``student.json`` (``onnx_int8``) and returned. The activations' scale is set per batch,
+        so a text's probabilities move slightly (within the tolerance) with the batch it is in.
+        """
+        if self._path is None:
+            raise ArtifactError("export_onnx_int8(): this student was not loaded from disk")
+        if not tolerance > 0:
+            raise ArtifactError(f"export_onnx_int8(): tolerance must be > 0, got {tolerance}")
+        try:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+        except ImportError:  # pragma: no cover - onnxruntime is a declared dependency
+            raise ArtifactError("onnxruntime.quantization is not available; install onnxruntime") from None
+        d = self._path
+        if not isinstance(self._meta.get("onnx"), dict) or not (d / ONNX_FILE).is_file():
+            self.export_onnx()
+        target = d / ONNX_INT8_FILE
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        try:
+            # The quantizer logs advice on the root logger ("consider pre-processing": a
+            # no-op for this graph); keep it out of the user's logs without configuring them.
+            muted = logging.root.manager.disable
+            logging.disable(logging.WARNING)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    quantize_dynamic(
+                        str(d / ONNX_FILE),
+                        str(tmp),
+                        op_types_to_quantize=["MatMul", "Gemm"],
+                        weight_type=QuantType.QInt8,
+                        per_channel=True,
+                        # 7-bit weights: no int16 saturation in the u8 x s8 kernels of CPUs
+                        # without VNNI (AVX2), so the check made here holds on any x86 server.
+                        reduce_range=True,
+                    )
+                except Exception as e:
+                    raise ArtifactError(f"{target}: int8 quantization failed ({_one_line(e)})") from None
+                finally:
+                    logging.disable(muted)
+            session = _ort_session(tmp)
+            texts = _probe_texts() + list(check_texts)
+            pairs = None
+            if self.text_fields.get("pair"):  # a pair student: check texts are paired with probes
+                pairs = _probe_texts()[::-1] + list(check_pairs if check_pairs is not None else check_texts)
+                if len(pairs) != len(texts):
+                    raise ArtifactError("export_onnx_int8(): check_pairs must match check_texts in length")
+            ids, offsets = self._featurizer.batch(texts, pairs)
+            pids, mask = _padded(ids, offsets)
+            got = session.run(["probs"], {"ids": pids, "mask": mask})[0]
+            with torch.inference_mode():
+                want = torch.softmax(
+                    self._model(torch.from_numpy(ids), torch.from_numpy(offsets)), -1
+                ).numpy()
+            err = float(np.abs(got - want).max())
+            agree = float((got.argmax(1) == want.argmax(1)).mean())
+            if not err <= tolerance:
+                raise ArtifactError(
+                    f"{target}: int8 probabilities differ from PyTorch by {err:.3g} (> {tolerance:g}) "
+                    f"on {len(texts)} check texts; serve float32 (model.onnx) or raise the tolerance"
+                )
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        rec = {
+            "file": ONNX_INT8_FILE,
+            "sha256": _sha256(target),
+            "weights_sha256": self._meta["weights"]["sha256"],
+            "quantization": "dynamic: MatMul weights int8 per channel (7-bit range), inputs uint8 per batch",
+            "check_texts": len(texts),
+            "max_abs_diff": err,
+            "argmax_agreement": agree,
+            "exported_at": _now(),
+        }
+        raw = json.loads((d / META_FILE).read_text(encoding="utf-8"))
+        raw["onnx_int8"] = rec
+        _write_json_atomic(d / META_FILE, raw)
+        self._meta["onnx_int8"] = rec
+        return rec
+
 
 def _copy_linear(m: torch.nn.Linear, dtype: torch.dtype) -> torch.nn.Linear:
     out = torch.nn.Linear(m.in_features, m.out_features, dtype=dtype)
@@ -703,18 +810,23 @@ class OnnxStudent(_Servable):
             )
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> OnnxStudent:
-        d, meta = read_meta(path)
-        opath = d / ONNX_FILE
-        rec = meta.get("onnx")
-        if not opath.is_file():
-            raise ArtifactError(f"{opath}: missing; export it first with Student.load(...).export_onnx()")
-        if not isinstance(rec, dict) or not isinstance(rec.get("sha256"), str):
-            raise ArtifactError(f"{d / META_FILE}: {ONNX_FILE} is not recorded; re-run export_onnx()")
-        if rec.get("weights_sha256") != meta["weights"]["sha256"]:
-            raise ArtifactError(
-                f"{opath}: exported from different weights than {WEIGHTS_FILE}; re-run export_onnx()"
+    def load(cls, path: str | os.PathLike, precision: str = "float32") -> OnnxStudent:
+        """Load ``model.onnx`` (``precision="float32"``) or ``model.int8.onnx`` (``"int8"``)."""
+        if precision not in ONNX_VARIANTS:
+            raise DataError(
+                f"OnnxStudent.load: precision must be one of {', '.join(ONNX_VARIANTS)}, got {precision!r}"
             )
+        file, key = ONNX_VARIANTS[precision]
+        how = "export_onnx()" if precision == "float32" else "export_onnx_int8()"
+        d, meta = read_meta(path)
+        opath = d / file
+        rec = meta.get(key)
+        if not opath.is_file():
+            raise ArtifactError(f"{opath}: missing; export it first with Student.load(...).{how}")
+        if not isinstance(rec, dict) or not isinstance(rec.get("sha256"), str):
+            raise ArtifactError(f"{d / META_FILE}: {file} is not recorded; re-run {how}")
+        if rec.get("weights_sha256") != meta["weights"]["sha256"]:
+            raise ArtifactError(f"{opath}: exported from different weights than {WEIGHTS_FILE}; re-run {how}")
         got = _sha256(opath)
         if got != rec["sha256"]:
             raise ArtifactError(
