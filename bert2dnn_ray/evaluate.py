@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,12 @@ class EvalConfig(Strict):
     output: str | None = Field(None, description="write the results JSON here")
     latency_samples: int = Field(200, ge=1, description="single-query timings per model")
     latency_threads: int = Field(
-        1, ge=1, description="torch and BLAS (NumPy) threads while timing (1 = one core)"
+        1, ge=1, description="torch, BLAS (NumPy) and onnxruntime threads while timing (1 = one core)"
+    )
+    int8: bool = Field(
+        True,
+        description="also score the student's int8 ONNX model (model.int8.onnx, quantized here as "
+        "export does when the artifact has none): accuracy and latency of the served model",
     )
 
 
@@ -97,22 +103,56 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
         )
         from .student.model import count_parameters
 
-        rows.append(
-            {"model": "student", "kind": "student", **m, "params": count_parameters(student.model), **lat}
-        )
+        params = count_parameters(student.model)
+        rows.append({"model": "student", "kind": "student", **m, "params": params, **lat})
+        if cfg.int8:
+            q = _int8_student(student, cfg.latency_threads)
+            m = classification_metrics(q.predict(test.texts, test.pairs), labels)
+            lat = _latency(
+                q.predict_one, test.texts, test.pairs, max(cfg.latency_samples, 1000), cfg.latency_threads
+            )
+            rows.append({"model": "student:int8-onnx", "kind": "student_int8", **m, "params": params, **lat})
     teachers = [r for r in rows if r["kind"] == "teacher"]
     summary: dict[str, Any] = {"test": cfg.test, "rows": len(labels), "models": rows}
     if teachers and student:
         best = max(teachers, key=lambda r: r["accuracy"])
-        srow = rows[-1]
+        srow = next(r for r in rows if r["kind"] == "student")
         summary["best_teacher"] = best["model"]
         summary["retention"] = srow["accuracy"] / best["accuracy"] if best["accuracy"] else float("nan")
         summary["speedup_p50"] = best["p50_us"] / srow["p50_us"]
         srow["retention"] = summary["retention"]
+        for qrow in (r for r in rows if r["kind"] == "student_int8"):
+            qrow["retention"] = qrow["accuracy"] / best["accuracy"] if best["accuracy"] else float("nan")
+            summary["retention_int8"] = qrow["retention"]
+            summary["speedup_p50_int8"] = best["p50_us"] / qrow["p50_us"]
     print(format_table(summary), flush=True)
     if cfg.output:
         io.write_json(cfg.output, summary)
     return summary
+
+
+def _int8_student(student, threads: int):
+    """The artifact's int8 ONNX student; quantized (as export does) in a scratch copy if absent."""
+    import shutil
+    import tempfile
+
+    from .student import OnnxStudent, Student
+
+    rec = student.meta.get("onnx_int8")
+    if isinstance(rec, dict) and rec.get("weights_sha256") == student.meta["weights"]["sha256"]:
+        return OnnxStudent.load(student.path, precision="int8", threads=threads)
+    scratch = Path(tempfile.mkdtemp(prefix="bert2dnn_int8_"))
+    try:
+        d = scratch / "student"
+        shutil.copytree(student.path, d, ignore=shutil.ignore_patterns("model*.onnx", ".*"))
+        rec = Student.load(d).export_onnx_int8()
+        log(
+            "evaluate",
+            f"int8 ONNX student quantized for scoring (max |diff| on probe texts {rec['max_abs_diff']:.1e})",
+        )
+        return OnnxStudent.load(d, precision="int8", threads=threads)  # the session holds the model
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def format_table(summary: dict[str, Any]) -> str:
@@ -129,5 +169,10 @@ def format_table(summary: dict[str, Any]) -> str:
         lines.append(
             f"retention (student / {summary['best_teacher']}): {summary['retention']:.2%}; "
             f"student is {summary['speedup_p50']:,.0f}x faster at p50 (one CPU thread)"
+        )
+    if "retention_int8" in summary:
+        lines.append(
+            f"int8 ONNX student: retention {summary['retention_int8']:.2%}, "
+            f"{summary['speedup_p50_int8']:,.0f}x faster at p50"
         )
     return "\n".join(lines)

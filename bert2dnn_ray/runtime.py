@@ -40,6 +40,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # Ray Train patches print() in its workers to go to its logger *and* (when the stream is
+    # wrapped, as in a Ray worker) to the stream: every progress line reached the driver twice.
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
     # Workers inherit the driver's environment: keep the HF libraries offline-safe and quiet.
     env_vars = {
         k: os.environ[k]
@@ -49,14 +52,15 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
             "HF_HOME",
             "TOKENIZERS_PARALLELISM",
             "HF_HUB_DISABLE_PROGRESS_BARS",
+            "RAY_TRAIN_ENABLE_PRINT_PATCH",
         )
         if k in os.environ
     }
-    runtime_env = {"env_vars": env_vars} if env_vars else None
+    runtime_env: dict[str, Any] = {"env_vars": env_vars} if env_vars else {}
     addr = cluster_address(address)
     if addr:
         log("ray", f"joining cluster at {addr}")
-        ray.init(address=addr, runtime_env=runtime_env, log_to_driver=True)
+        ray.init(address=addr, runtime_env=runtime_env or None, log_to_driver=True)
     else:
         log("ray", f"starting local Ray ({num_cpus or os.cpu_count()} CPUs, dashboard off)")
         # One machine: no spot preemption to watch for (one actor fewer per Ray Train run), and
@@ -64,6 +68,11 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         # override; the local cluster's actors inherit them.
         for k, v in LOCAL_TRAIN_ENV.items():
             os.environ.setdefault(k, v)
+        # With the dashboard off there is no State API: Ray Train's placement-group cleaner
+        # would log "Failed to query Ray Train Controller actor state" every second of every
+        # fit. Its job (removing a dead controller's placement group) is done here by the
+        # driver's own exit, so its workers log at ERROR only (see quiet_local_worker_logs).
+        runtime_env["worker_process_setup_hook"] = f"{__name__}.quiet_local_worker_logs"
         ray.init(
             # "local": always a private Ray; never attach to whatever cluster this machine
             # started last (/tmp/ray/ray_current_cluster), which may be stale or someone else's.
@@ -77,6 +86,18 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
             logging_level="WARNING",
         )
     _quiet_ray_data()
+
+
+# Loggers whose warnings only say that a local Ray has no dashboard / State API.
+_NO_STATE_API_LOGGERS = ("ray.train.v2._internal.execution.controller.placement_group_cleaner",)
+
+
+def quiet_local_worker_logs() -> None:
+    """Worker setup hook of the local Ray: silence warnings about the absent State API."""
+    import logging
+
+    for name in _NO_STATE_API_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _quiet_ray_data() -> None:

@@ -59,3 +59,20 @@ def test_evaluate_metrics_retention_and_single_thread_latency(tmp_path, tiny_ber
     assert summary["retention"] == pytest.approx(want_s / want_t)
     assert rows["student"]["p50_us"] > 0 and rows["teacher:tiny"]["p50_us"] > 0
     assert json.loads(out.read_text())["retention"] == pytest.approx(summary["retention"])
+    # The int8 ONNX student is scored too (quantized in a scratch copy: the artifact is untouched).
+    from bert2dnn_ray.student import OnnxStudent
+
+    q = rows["student:int8-onnx"]
+    assert not (student_dir / "model.int8.onnx").exists()
+    Student.load(student_dir).export_onnx_int8()
+    want_q = OnnxStudent.load(student_dir, precision="int8").predict(TEXTS)
+    assert q["accuracy"] == pytest.approx(classification_metrics(want_q, np.asarray(labels))["accuracy"])
+    assert summary["retention_int8"] == pytest.approx(q["accuracy"] / want_t) and q["p50_us"] > 0
+    assert "int8 ONNX student: retention" in evaluate.format_table(summary)
+    # An artifact that has its int8 model is scored with it, in a session held to latency_threads.
+    assert (
+        evaluate._int8_student(Student.load(student_dir), 1)
+        .session.get_session_options()
+        .intra_op_num_threads
+        == 1
+    )

@@ -225,6 +225,10 @@ def test_int8_onnx_close_to_pytorch_and_checked(artifact: Path):
         assert one.shape == (3,) and np.abs(one - s.predict([t], [p])[0]).max() <= 0.02
     with pytest.raises(DataError, match="precision must be one of"):
         OnnxStudent.load(artifact, precision="fp16")
+    with pytest.raises(DataError, match="threads must be a positive integer"):
+        OnnxStudent.load(artifact, precision="int8", threads=0)
+    one = OnnxStudent.load(artifact, precision="int8", threads=1)
+    assert one.session.get_session_options().intra_op_num_threads == 1
     # A tolerance the quantized model cannot meet: one-line error, nothing written.
     (artifact / "model.int8.onnx").unlink()
     with pytest.raises(ArtifactError, match="int8 probabilities differ from PyTorch"):

@@ -782,13 +782,16 @@ def _export(model: StudentNet, target: Path, opset: int) -> None:
                 raise ArtifactError(f"{target}: ONNX export failed ({_one_line(e)})") from None
 
 
-def _ort_session(path: Path):
+def _ort_session(path: Path, threads: int | None = None):
     try:
         import onnxruntime as ort
     except ImportError:  # pragma: no cover - onnxruntime is a declared dependency
         raise ArtifactError("onnxruntime is not installed; it is needed to run model.onnx") from None
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
+    if threads is not None:  # e.g. 1 for a one-core server; None: onnxruntime's default pool
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = threads
     try:
         return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as e:
@@ -810,8 +813,15 @@ class OnnxStudent(_Servable):
             )
 
     @classmethod
-    def load(cls, path: str | os.PathLike, precision: str = "float32") -> OnnxStudent:
-        """Load ``model.onnx`` (``precision="float32"``) or ``model.int8.onnx`` (``"int8"``)."""
+    def load(
+        cls, path: str | os.PathLike, precision: str = "float32", threads: int | None = None
+    ) -> OnnxStudent:
+        """Load ``model.onnx`` (``precision="float32"``) or ``model.int8.onnx`` (``"int8"``).
+
+        ``threads``: onnxruntime intra/inter-op threads (1 for a one-core server); default: its own.
+        """
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise DataError(f"OnnxStudent.load: threads must be a positive integer, got {threads!r}")
         if precision not in ONNX_VARIANTS:
             raise DataError(
                 f"OnnxStudent.load: precision must be one of {', '.join(ONNX_VARIANTS)}, got {precision!r}"
@@ -833,7 +843,7 @@ class OnnxStudent(_Servable):
                 f"{opath}: sha256 mismatch (student.json records {rec['sha256'][:12]}..., the file has "
                 f"{got[:12]}...); the file is corrupt, truncated or was replaced"
             )
-        session = _ort_session(opath)
+        session = _ort_session(opath, threads)
         return cls(session, Featurizer(meta["featurizer"]), meta["label_names"], meta=meta, path=d)
 
     @property
