@@ -253,10 +253,12 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
             latency_samples=cfg.latency_samples,
         )
         row = next(r for r in ev["models"] if r["kind"] == "student")
+        q = next((r for r in ev["models"] if r["kind"] == "student_int8"), None)
         students.append(
             {
                 **v,
                 **row,
+                **({"int8_accuracy": q["accuracy"], "int8_p50_us": q["p50_us"]} if q else {}),
                 "model": sid,
                 "train_rows": m["train_rows"],
                 "dev_accuracy": m["best"].get("dev_accuracy"),
@@ -327,17 +329,21 @@ def write_report(result: dict[str, Any], out: Path) -> None:
         "",
         _scale_line(result),
         "",
-        "| model | accuracy | AUC | retention | parameters | p50 latency | train rows |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "Students are also scored as served in int8 (`model.int8.onnx`, written by `bert2dnn export`).",
+        "",
+        "| model | accuracy | AUC | retention | parameters | p50 latency | int8: accuracy | int8: p50 | train rows |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
 
     def fmt_row(name: str, r: dict[str, Any], rows: Any = "") -> str:
         lat = f"{r['p50_us']:,.0f} µs" if "p50_us" in r else "-"
         params = f"{r['params']:,}" if "params" in r else "-"
         rows_s = f"{rows:,}" if isinstance(rows, int) else rows
+        q_acc = f"{r['int8_accuracy']:.4f}" if "int8_accuracy" in r else "-"
+        q_lat = f"{r['int8_p50_us']:,.0f} µs" if "int8_p50_us" in r else "-"
         return (
             f"| {name} | {r['accuracy']:.4f} | {r.get('auc', float('nan')):.4f} | "
-            f"{r['accuracy'] / best['accuracy']:.1%} | {params} | {lat} | {rows_s} |"
+            f"{r['accuracy'] / best['accuracy']:.1%} | {params} | {lat} | {q_acc} | {q_lat} | {rows_s} |"
         )
 
     for r in result["teachers"]:
@@ -393,9 +399,19 @@ def write_report(result: dict[str, Any], out: Path) -> None:
     for r in teachers:
         ax.scatter(r["p50_us"], r["accuracy"], marker="s", color="C1")
         ax.annotate(r["model"], (r["p50_us"], r["accuracy"]), fontsize=8)
-    for s in result["students"]:
-        ax.scatter(s["p50_us"], s["accuracy"], color="C0")
+    for i, s in enumerate(result["students"]):
+        ax.scatter(s["p50_us"], s["accuracy"], color="C0", label="student, float32" if i == 0 else None)
         ax.annotate(s["id"], (s["p50_us"], s["accuracy"]), fontsize=7)
+    q = [s for s in result["students"] if "int8_p50_us" in s]
+    if q:
+        ax.scatter(
+            [s["int8_p50_us"] for s in q],
+            [s["int8_accuracy"] for s in q],
+            marker="^",
+            color="C2",
+            label="student, int8 ONNX",
+        )
+        ax.legend(fontsize=8, loc="lower right")
     ax.set_xscale("log")
     ax.set_xlabel("single-text latency, p50 (µs, one CPU thread)")
     ax.set_ylabel("accuracy on SST-2 test")

@@ -54,6 +54,8 @@ def test_report_tables_and_plots(tmp_path):
             "auc": 0.94,
             "params": 70_000_000,
             "p50_us": 160.0,
+            "int8_accuracy": 0.881,
+            "int8_p50_us": 41.0,
             "train_rows": 150_000,
             "curve": 150_000,
         },
@@ -89,8 +91,9 @@ def test_report_tables_and_plots(tmp_path):
     }
     mod.write_report(result, tmp_path)
     md = (tmp_path / "sst2_imdb.md").read_text()
-    assert "| teacher minilm | 0.9000 | 0.9500 | 100.0% | 22,000,000 | 20,000 µs |  |" in md
-    assert "| stacked T=2 | 0.8820 | 0.9400 | 98.0% | 70,000,000 | 160 µs | 150,000 |" in md
+    assert "| teacher minilm | 0.9000 | 0.9500 | 100.0% | 22,000,000 | 20,000 µs | - | - |  |" in md
+    assert "| stacked T=2 | 0.8820 | 0.9400 | 98.0% | 70,000,000 | 160 µs | 0.8810 | 41 µs | 150,000 |" in md
+    assert "| gold only | 0.8000 | 0.8800 | 88.9% | 70,000,000 | 150 µs | - | - | 60,614 |" in md
     assert md.index("| 10,000 | 0.8300") < md.index("| 150,000 | 0.8820")  # curve sorted by size
     for png in ("sst2_imdb_transfer_curve.png", "sst2_imdb_latency_accuracy.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
