@@ -10,6 +10,7 @@ the checkpoint has them.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,8 @@ def load_classifier(
         kwargs["num_hidden_layers"] = num_layers
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "newly initialized head" notice is expected here
+    if not sys.stderr.isatty():  # "Loading weights: 100%|███" bars only clutter logs and CI
+        hf_logging.disable_progress_bar()
     try:
         return AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
     except Exception as e:
