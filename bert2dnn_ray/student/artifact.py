@@ -583,26 +583,32 @@ class Student(_Servable):
             tmp.unlink(missing_ok=True)
 
         if self._path is not None and target.resolve() == (self._path / ONNX_FILE).resolve():
-            d, meta = read_meta(self._path)
-            raw = json.loads((d / META_FILE).read_text(encoding="utf-8"))
-            raw["onnx"] = {
-                "file": ONNX_FILE,
-                "sha256": _sha256(target),
-                "weights_sha256": meta["weights"]["sha256"],
-                "opset": opset,
-                "exported_at": _now(),
-            }
-            _write_json_atomic(d / META_FILE, raw)
-            self._meta["onnx"] = raw["onnx"]
+            read_meta(self._path)  # the artifact on disk is still valid before its meta is rewritten
+            self._record("onnx", {"file": ONNX_FILE, "sha256": _sha256(target), "opset": opset})
         return target
 
-    def _verify_onnx(self, session, where: Path) -> None:
-        texts = _probe_texts()
-        ids, offsets = self._featurizer.batch(texts)
+    def _record(self, key: str, rec: dict[str, Any]) -> dict[str, Any]:
+        """Record an exported file in ``student.json`` (with the weights it was made from)."""
+        rec = {**rec, "weights_sha256": self._meta["weights"]["sha256"], "exported_at": _now()}
+        raw = json.loads((self._path / META_FILE).read_text(encoding="utf-8"))
+        raw[key] = rec
+        _write_json_atomic(self._path / META_FILE, raw)
+        self._meta[key] = rec
+        return rec
+
+    def _session_and_torch_probs(
+        self, session, texts: Sequence[str], pairs: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities of ``texts`` from an onnxruntime session and from the PyTorch model."""
+        ids, offsets = self._featurizer.batch(texts, pairs)
         pids, mask = _padded(ids, offsets)
         got = session.run(["probs"], {"ids": pids, "mask": mask})[0]
         with torch.inference_mode():
             want = torch.softmax(self._model(torch.from_numpy(ids), torch.from_numpy(offsets)), -1).numpy()
+        return got, want
+
+    def _verify_onnx(self, session, where: Path) -> None:
+        got, want = self._session_and_torch_probs(session, _probe_texts())
         err = float(np.abs(got - want).max())
         if not err <= 1e-5:
             raise ArtifactError(f"{where}: ONNX export differs from PyTorch by {err:.3g} (> 1e-5)")
@@ -635,6 +641,12 @@ class Student(_Servable):
             from onnxruntime.quantization import QuantType, quantize_dynamic
         except ImportError:  # pragma: no cover - onnxruntime is a declared dependency
             raise ArtifactError("onnxruntime.quantization is not available; install onnxruntime") from None
+        texts = _probe_texts() + list(check_texts)
+        pairs = None
+        if self.text_fields.get("pair"):  # a pair student: check texts are paired with probes
+            pairs = _probe_texts()[::-1] + list(check_pairs if check_pairs is not None else check_texts)
+            if len(pairs) != len(texts):
+                raise ArtifactError("export_onnx_int8(): check_pairs must match check_texts in length")
         d = self._path
         if not isinstance(self._meta.get("onnx"), dict) or not (d / ONNX_FILE).is_file():
             self.export_onnx()
@@ -662,20 +674,7 @@ class Student(_Servable):
                     raise ArtifactError(f"{target}: int8 quantization failed ({_one_line(e)})") from None
                 finally:
                     logging.disable(muted)
-            session = _ort_session(tmp)
-            texts = _probe_texts() + list(check_texts)
-            pairs = None
-            if self.text_fields.get("pair"):  # a pair student: check texts are paired with probes
-                pairs = _probe_texts()[::-1] + list(check_pairs if check_pairs is not None else check_texts)
-                if len(pairs) != len(texts):
-                    raise ArtifactError("export_onnx_int8(): check_pairs must match check_texts in length")
-            ids, offsets = self._featurizer.batch(texts, pairs)
-            pids, mask = _padded(ids, offsets)
-            got = session.run(["probs"], {"ids": pids, "mask": mask})[0]
-            with torch.inference_mode():
-                want = torch.softmax(
-                    self._model(torch.from_numpy(ids), torch.from_numpy(offsets)), -1
-                ).numpy()
+            got, want = self._session_and_torch_probs(_ort_session(tmp), texts, pairs)
             err = float(np.abs(got - want).max())
             agree = float((got.argmax(1) == want.argmax(1)).mean())
             if not err <= tolerance:
@@ -686,21 +685,17 @@ class Student(_Servable):
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
-        rec = {
-            "file": ONNX_INT8_FILE,
-            "sha256": _sha256(target),
-            "weights_sha256": self._meta["weights"]["sha256"],
-            "quantization": "dynamic: MatMul weights int8 per channel (7-bit range), inputs uint8 per batch",
-            "check_texts": len(texts),
-            "max_abs_diff": err,
-            "argmax_agreement": agree,
-            "exported_at": _now(),
-        }
-        raw = json.loads((d / META_FILE).read_text(encoding="utf-8"))
-        raw["onnx_int8"] = rec
-        _write_json_atomic(d / META_FILE, raw)
-        self._meta["onnx_int8"] = rec
-        return rec
+        return self._record(
+            "onnx_int8",
+            {
+                "file": ONNX_INT8_FILE,
+                "sha256": _sha256(target),
+                "quantization": "dynamic: MatMul weights int8 per channel (7-bit range), inputs uint8 per batch",
+                "check_texts": len(texts),
+                "max_abs_diff": err,
+                "argmax_agreement": agree,
+            },
+        )
 
 
 def _copy_linear(m: torch.nn.Linear, dtype: torch.dtype) -> torch.nn.Linear:
