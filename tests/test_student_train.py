@@ -80,6 +80,8 @@ def test_train_learns_and_resumes_after_sigkill(session_address, s3_server, tmp_
     assert steps_total == 3 * int(np.ceil(6000 / 2 / 64))
     assert ref["best"]["dev_accuracy"] > 0.85
     assert len(ref["history"]) == 3
+    for h in ref["history"]:  # where each epoch's time went (rank 0): input wait is part of the epoch
+        assert h["train_seconds"] > 0 and 0 <= h["input_wait_seconds"] < h["train_seconds"], h
 
     # Checkpoints on object storage (a loopback S3), as on a cloud cluster: resume reads them there.
     ckpt_root = f"{s3_server[0]}/student_sigkill/{tmp_path.name}"

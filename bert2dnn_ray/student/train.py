@@ -203,17 +203,26 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
     dev = c["dev"]
 
     def report(metrics: dict[str, Any], end_of_epoch: bool) -> None:
-        nonlocal best_weights
-        with tempfile.TemporaryDirectory() as tmp:
-            if rank == 0:
-                sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-                save_file(sd, os.path.join(tmp, "model.safetensors"))
-                torch.save([o.state_dict() for o in opts], os.path.join(tmp, "optimizer.pt"))
-                if best_weights is not None and state["best_epoch"] != metrics.get("epoch_completed"):
-                    save_file(best_weights, os.path.join(tmp, "best.safetensors"))
-                write_json_atomic(os.path.join(tmp, "state.json"), state)
-            ck = ray.train.Checkpoint.from_directory(tmp) if rank == 0 else None
-            ray.train.report(metrics, checkpoint=ck)
+        # Rank 0 writes the checkpoint to a local directory; Ray Train uploads it to the run's
+        # storage in a background thread (ASYNC) and deletes the local copy, so training goes on
+        # during the copy. A checkpoint is registered (and resumable) once its upload is done;
+        # the run waits for the last upload before it ends.
+        ck = None
+        if rank == 0:
+            tmp = tempfile.mkdtemp(prefix="student_ckpt_")
+            sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+            save_file(sd, os.path.join(tmp, "model.safetensors"))
+            torch.save([o.state_dict() for o in opts], os.path.join(tmp, "optimizer.pt"))
+            if best_weights is not None and state["best_epoch"] != metrics.get("epoch_completed"):
+                save_file(best_weights, os.path.join(tmp, "best.safetensors"))
+            write_json_atomic(os.path.join(tmp, "state.json"), state)
+            ck = ray.train.Checkpoint.from_directory(tmp)
+        ray.train.report(
+            metrics,
+            checkpoint=ck,
+            checkpoint_upload_mode=ray.train.CheckpointUploadMode.ASYNC,
+            delete_local_checkpoint_after_upload=True,
+        )
 
     while state["epoch"] < cfg.epochs:
         epoch = state["epoch"]
@@ -222,6 +231,10 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
         # A run resumed mid-epoch carries the epoch's running sums, so its epoch metrics cover
         # every batch of the epoch, not just those after the failure.
         loss_sum, agree, seen = state.pop("epoch_sums", [0.0, 0, 0])
+        # Where this worker's epoch time goes: waiting for input batches vs the rest (featurize,
+        # forward, backward, optimizer, mid-epoch checkpoints). Since a resume: this process's part.
+        t_epoch = t_ready = time.perf_counter()
+        input_wait = 0.0
         for bi, batch in enumerate(
             shard.iter_batches(
                 batch_size=cfg.batch_size,
@@ -232,7 +245,9 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             )
         ):
             if bi < skip:
+                t_ready = time.perf_counter()
                 continue  # resuming mid-epoch: these steps were done before the failure
+            input_wait += time.perf_counter() - t_ready
             ids, offsets = feat.batch(list(batch[text_col]), list(batch[pair_col]) if pair_col else None)
             ids_t = torch.from_numpy(ids).to(device)
             off_t = torch.from_numpy(offsets).to(device)
@@ -269,12 +284,16 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
                     },
                     False,
                 )
+            t_ready = time.perf_counter()
+        train_s = time.perf_counter() - t_epoch
         metrics: dict[str, Any] = {
             "epoch": epoch,
             "epoch_completed": epoch,
             "global_step": state["global_step"],
             "train_loss": loss_sum / max(1, seen),
             "train_teacher_agreement": agree / max(1, seen),
+            "train_seconds": round(train_s, 3),
+            "input_wait_seconds": round(input_wait, 3),
         }
         if rank == 0 and dev is not None:
             model.eval()
@@ -296,7 +315,8 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             print(
                 f"[student] epoch {epoch + 1}/{cfg.epochs} step {state['global_step']} loss {metrics['train_loss']:.4f} "
                 f"dev acc {m['accuracy']:.4f} auc {m.get('auc', float('nan')):.4f} "
-                f"teacher agreement {metrics['train_teacher_agreement']:.4f}",
+                f"teacher agreement {metrics['train_teacher_agreement']:.4f}; {train_s:.1f}s, "
+                f"{input_wait / max(train_s, 1e-9):.0%} of it waiting for input",
                 flush=True,
             )
         score = metrics.get("dev_accuracy", -metrics["train_loss"])
