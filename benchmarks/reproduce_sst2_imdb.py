@@ -296,6 +296,9 @@ def _scale_line(result: dict[str, Any]) -> str:
     n = (result.get("config") or {}).get("transfer_rows")
     hw = result.get("hardware", {})
     where = f"{hw.get('cpus', '?')} CPUs" + (f", {hw['gpu']}" if hw.get("gpu") else ", no GPU")
+    workers = ((result.get("config") or {}).get("student") or {}).get("num_workers")
+    if workers:
+        where += f", students on {workers} Ray Train worker(s)"
     if n:
         return (
             f"Scale: a seeded sample of {n:,} of the ~1.14M IMDB sentences (`--set transfer_rows={n}`), "

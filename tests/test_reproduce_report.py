@@ -87,7 +87,7 @@ def test_report_tables_and_plots(tmp_path):
         "students": students,
         "timings": {"finetune_s": 1.0, "label_s": 2.0, "students_s": 3.0, "total_s": 6.0},
         "hardware": {"cpus": 2},
-        "config": {"transfer_rows": 150_000},
+        "config": {"transfer_rows": 150_000, "student": {"num_workers": 1}},
     }
     mod.write_report(result, tmp_path)
     md = (tmp_path / "sst2_imdb.md").read_text()
@@ -99,3 +99,4 @@ def test_report_tables_and_plots(tmp_path):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "sst2_imdb.json").exists()
     assert "Scale: a seeded sample of 150,000 of the ~1.14M IMDB sentences" in md and "no GPU" in md
+    assert "students on 1 Ray Train worker(s)" in md
