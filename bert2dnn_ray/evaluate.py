@@ -107,7 +107,11 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
         rows.append({"model": "student", "kind": "student", **m, "params": params, **lat})
         if cfg.int8:
             q = _int8_student(student, cfg.latency_threads)
-            m = classification_metrics(q.predict(test.texts, test.pairs), labels)
+            q_probs = q.predict(test.texts, test.pairs)
+            m = classification_metrics(q_probs, labels)
+            # How far int8 moves the float32 student on this test set (measured, not gated here).
+            m["max_abs_prob_diff_vs_fp32"] = float(np.abs(q_probs - probs).max())
+            m["argmax_agreement_vs_fp32"] = float((q_probs.argmax(-1) == probs.argmax(-1)).mean())
             lat = _latency(
                 q.predict_one, test.texts, test.pairs, max(cfg.latency_samples, 1000), cfg.latency_threads
             )
@@ -132,7 +136,12 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
 
 
 def _int8_student(student, threads: int):
-    """The artifact's int8 ONNX student; quantized (as export does) in a scratch copy if absent."""
+    """The artifact's int8 ONNX student; quantized (as export does) in a scratch copy if absent.
+
+    The scratch quantization is not gated by export's ``int8_tolerance``: evaluation measures
+    the int8 model (its accuracy and its largest difference from float32 on the test set) even
+    where export would refuse to ship it.
+    """
     import shutil
     import tempfile
 
@@ -145,7 +154,7 @@ def _int8_student(student, threads: int):
     try:
         d = scratch / "student"
         shutil.copytree(student.path, d, ignore=shutil.ignore_patterns("model*.onnx", ".*"))
-        rec = Student.load(d).export_onnx_int8()
+        rec = Student.load(d).export_onnx_int8(tolerance=1.0)  # probabilities differ by <= 1: no gate
         log(
             "evaluate",
             f"int8 ONNX student quantized for scoring (max |diff| on probe texts {rec['max_abs_diff']:.1e})",
@@ -171,8 +180,10 @@ def format_table(summary: dict[str, Any]) -> str:
             f"student is {summary['speedup_p50']:,.0f}x faster at p50 (one CPU thread)"
         )
     if "retention_int8" in summary:
+        q = next(r for r in summary["models"] if r["kind"] == "student_int8")
         lines.append(
             f"int8 ONNX student: retention {summary['retention_int8']:.2%}, "
-            f"{summary['speedup_p50_int8']:,.0f}x faster at p50"
+            f"{summary['speedup_p50_int8']:,.0f}x faster at p50; max |p - p_fp32| "
+            f"{q['max_abs_prob_diff_vs_fp32']:.1e}, same class on {q['argmax_agreement_vs_fp32']:.1%}"
         )
     return "\n".join(lines)

@@ -69,6 +69,12 @@ def test_evaluate_metrics_retention_and_single_thread_latency(tmp_path, tiny_ber
     assert q["accuracy"] == pytest.approx(classification_metrics(want_q, np.asarray(labels))["accuracy"])
     assert summary["retention_int8"] == pytest.approx(q["accuracy"] / want_t) and q["p50_us"] > 0
     assert "int8 ONNX student: retention" in evaluate.format_table(summary)
+    # Measured against the float32 student on the test set itself.
+    want_f = Student.load(student_dir).predict(TEXTS)
+    assert q["max_abs_prob_diff_vs_fp32"] == pytest.approx(float(np.abs(want_q - want_f).max()), abs=1e-6)
+    assert q["argmax_agreement_vs_fp32"] == pytest.approx(
+        float((want_q.argmax(-1) == want_f.argmax(-1)).mean())
+    )
     # An artifact that has its int8 model is scored with it, in a session held to latency_threads.
     assert (
         evaluate._int8_student(Student.load(student_dir), 1)
