@@ -67,7 +67,9 @@ def test_label_schema_temperatures_stacking_and_quarantine(ray_session, tiny_ber
     for name in ("a", "b"):  # per-teacher stats: predicted classes, truncation, inference time
         ts = m["teachers"][name]
         assert sum(ts["class_counts"]) == 299 and ts["truncated"] >= 1
-        assert ts["seconds"] > 0 and ts["rows_per_s"] == pytest.approx(299 / ts["seconds"], rel=0.01)
+        # seconds is recorded to the millisecond, the rate from the unrounded time (and to 0.1 row/s)
+        sec = ts["seconds"]
+        assert sec > 0 and 299 / (sec + 5e-4) - 0.05 <= ts["rows_per_s"] <= 299 / max(sec - 5e-4, 1e-9) + 0.05
 
     t = _read(out)
     assert t.num_rows == 299
