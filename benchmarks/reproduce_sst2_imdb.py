@@ -301,7 +301,7 @@ def _scale_line(result: dict[str, Any]) -> str:
         where += f", students on {workers} Ray Train worker(s)"
     if n:
         return (
-            f"Scale: a seeded sample of {n:,} of the ~1.14M IMDB sentences (`--set transfer_rows={n}`), "
+            f"Scale: a seeded sample of {n:,} of the ~1.11M IMDB sentences (`--set transfer_rows={n}`), "
             f"on {where}; `make reproduce` with no override labels them all."
         )
     return f"Scale: every IMDB sentence, on {where}."

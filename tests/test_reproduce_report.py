@@ -98,5 +98,5 @@ def test_report_tables_and_plots(tmp_path):
     for png in ("sst2_imdb_transfer_curve.png", "sst2_imdb_latency_accuracy.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "sst2_imdb.json").exists()
-    assert "Scale: a seeded sample of 150,000 of the ~1.14M IMDB sentences" in md and "no GPU" in md
+    assert "Scale: a seeded sample of 150,000 of the ~1.11M IMDB sentences" in md and "no GPU" in md
     assert "students on 1 Ray Train worker(s)" in md
