@@ -485,6 +485,11 @@ def plain_loop(
     }
 
 
+def pooled_rate(runs: list[dict[str, Any]]) -> float:
+    """samples/s over several timed runs (total samples / total seconds)."""
+    return round(sum(r["samples"] for r in runs) / sum(r["seconds"] for r in runs), 1)
+
+
 def _plain_ddp_rank(
     rank: int, world: int, port: int, soft: str, k: int, epochs: int, batch_size: int, threads: int, out: str
 ) -> None:  # one process of plain_ddp (torch.multiprocessing.spawn)
@@ -516,12 +521,10 @@ def plain_ddp(soft: Path, k: int, epochs: int, batch_size: int, world: int, thre
     return res
 
 
-INPUT_WAIT: dict[str, float] = {}  # ray_fit name -> input wait share of rank 0's epoch time
-
-
 def ray_fit(
     soft: Path, work: Path, name: str, epochs: int, cache: bool | str = "auto", num_workers: int = 2
-) -> float:
+) -> tuple[float, float]:
+    """Wall seconds of one student fit, and rank 0's share of epoch time spent waiting for batches."""
     from bert2dnn_ray.student.train import TrainConfig, run
 
     cfg = TrainConfig(
@@ -537,11 +540,8 @@ def ray_fit(
     t0 = time.perf_counter()
     history = run(cfg)["history"]
     dt = time.perf_counter() - t0
-    # Rank 0's share of epoch time spent waiting for Ray Data batches (the rest is the step).
-    INPUT_WAIT[name] = round(
-        sum(h["input_wait_seconds"] for h in history) / max(sum(h["train_seconds"] for h in history), 1e-9), 4
-    )
-    return dt
+    wait = sum(h["input_wait_seconds"] for h in history) / max(sum(h["train_seconds"] for h in history), 1e-9)
+    return dt, round(wait, 4)
 
 
 def part_train(args: argparse.Namespace) -> dict[str, Any]:
@@ -595,21 +595,22 @@ def part_train(args: argparse.Namespace) -> dict[str, Any]:
     warm_soft = work / "warm_soft"
     write_soft_labels(warm_soft, texts[:2048], k, parts=1)
     say("train: Ray Train warm-up fit (not counted)")
-    warm_s = ray_fit(warm_soft, work, "warmup", 1)
+    wait: dict[str, float] = {}  # fit name -> rank 0's input-wait share
+    warm_s, _ = ray_fit(warm_soft, work, "warmup", 1)
     say(f"train: Ray Train fit, {e1} epoch(s)")
-    t1 = ray_fit(soft, work, f"e{e1}", e1)
+    t1, wait[f"e{e1}"] = ray_fit(soft, work, f"e{e1}", e1)
     say(f"train: Ray Train fit, {e2} epochs")
-    t2 = ray_fit(soft, work, f"e{e2}", e2)
+    t2, wait[f"e{e2}"] = ray_fit(soft, work, f"e{e2}", e2)
     # The same with the rows streamed from Parquet every epoch (cache=false: what data larger
     # than the object store's share takes).
     say(f"train: Ray Train fit, streaming (cache=false), {e1} and {e2} epochs")
-    s1 = ray_fit(soft, work, f"s{e1}", e1, cache=False)
-    s2 = ray_fit(soft, work, f"s{e2}", e2, cache=False)
+    s1, wait[f"s{e1}"] = ray_fit(soft, work, f"s{e1}", e1, cache=False)
+    s2, wait[f"s{e2}"] = ray_fit(soft, work, f"s{e2}", e2, cache=False)
     # One worker with both cores' threads: Ray Train's own cost (ingest, reporting, checkpoints)
     # without the data-parallel part (a second process and DDP's gradient all-reduce).
     say(f"train: Ray Train fit, 1 worker x 2 threads, {e1} and {e2} epochs")
-    o1 = ray_fit(soft, work, f"o{e1}", e1, num_workers=1)
-    o2 = ray_fit(soft, work, f"o{e2}", e2, num_workers=1)
+    o1, wait[f"o{e1}"] = ray_fit(soft, work, f"o{e1}", e1, num_workers=1)
+    o2, wait[f"o{e2}"] = ray_fit(soft, work, f"o{e2}", e2, num_workers=1)
     ray.shutdown()
     ray_sps = (e2 - e1) * rows / (t2 - t1)
     stream_sps = (e2 - e1) * rows / (s2 - s1)
@@ -624,16 +625,14 @@ def part_train(args: argparse.Namespace) -> dict[str, Any]:
         "torch_threads": 1,
         "batch_size": 128,
         "runs": ddp_runs,
-        "samples_per_s": round(sum(r["samples"] for r in ddp_runs) / sum(r["seconds"] for r in ddp_runs), 1),
+        "samples_per_s": pooled_rate(ddp_runs),
         "note": "torch.multiprocessing + gloo + DistributedDataParallel, each rank on an equal share of "
         "every epoch's permutation: the 2-worker layout without Ray; run before and after the Ray fits",
     }
-    tot_s = sum(r["seconds"] for r in plain_runs)
-    tot_n = sum(r["samples"] for r in plain_runs)
     res["plain"] = {
         **{k: plain_runs[0][k] for k in ("epochs", "batch_size", "torch_threads")},
         "runs": plain_runs,
-        "samples_per_s": round(tot_n / tot_s, 1),
+        "samples_per_s": pooled_rate(plain_runs),
         "note": "run before and after the Ray fits; samples/s over both runs",
     }
     res["ray"] = {
@@ -658,7 +657,7 @@ def part_train(args: argparse.Namespace) -> dict[str, Any]:
         "with the default cache, from Parquet in 'streaming'; the per-epoch checkpoint of weights + "
         "optimizer state) stay in, as in any real run",
     }
-    res["ray"]["input_wait_share"] = {k: v for k, v in INPUT_WAIT.items() if k != "warmup"}
+    res["ray"]["input_wait_share"] = wait
     res["ray"]["one_worker"] = {
         "num_workers": 1,
         "torch_threads": 2,
