@@ -44,7 +44,7 @@ class ReproduceConfig(Strict):
     seed: int = 0
     finetune: dict[str, Any] = Field(default_factory=dict, description="FinetuneConfig keys")
     label: dict[str, Any] = Field(
-        default_factory=dict, description="LabelConfig keys (+ max_length, batch_size)"
+        default_factory=dict, description="LabelConfig keys (+ the teachers' max_length, batch_size, dtype)"
     )
     student: dict[str, Any] = Field(default_factory=dict, description="TrainConfig keys shared by students")
     gold_mix_weight: float = Field(0.5, gt=0, lt=1)
@@ -97,17 +97,23 @@ def _prepare_inputs(cfg: ReproduceConfig, run_dir: Path) -> dict[str, str]:
     }
 
 
+_TEACHER_KEYS = ("max_length", "batch_size", "dtype")  # label-section keys that go to each TeacherSpec
+
+
 def _teachers(cfg: ReproduceConfig, ft: teacher.FinetuneConfig) -> list[TeacherSpec]:
-    ml = cfg.label.get("max_length", 128)
-    bs = cfg.label.get("batch_size", 128)
-    return [
-        TeacherSpec(name=t.name, path=str(Path(ft.output_dir, t.name)), max_length=ml, batch_size=bs)
-        for t in ft.teachers
-    ]
+    kw = {k: cfg.label[k] for k in _TEACHER_KEYS if k in cfg.label}
+    return [TeacherSpec(name=t.name, path=str(Path(ft.output_dir, t.name)), **kw) for t in ft.teachers]
+
+
+def run_dir_of(cfg: ReproduceConfig) -> Path:
+    """One run directory per scale: labels, students and their checkpoints of a 150k-sentence
+    sample must never be resumed by (or mixed into) a run at another size."""
+    name = cfg.name if cfg.transfer_rows is None else f"{cfg.name}_{cfg.transfer_rows}"
+    return Path(cfg.runs_dir, name)
 
 
 def _label(cfg: ReproduceConfig, name: str, inp: str, out: Path, specs, dedup: str, keep: list[str]):
-    extra = {k: v for k, v in cfg.label.items() if k not in ("max_length", "batch_size")}
+    extra = {k: v for k, v in cfg.label.items() if k not in _TEACHER_KEYS}
     lc = label.LabelConfig.model_validate(
         {
             "temperatures": [1.0, 2.0],
@@ -138,7 +144,8 @@ def _evaluate(path: Path, **kw) -> dict[str, Any]:
 
 def run(cfg: ReproduceConfig) -> dict[str, Any]:
     t_start = time.perf_counter()
-    run_dir = Path(cfg.runs_dir, cfg.name)
+    run_dir = run_dir_of(cfg)
+    log("reproduce", f"run directory {run_dir} (finished stages there are skipped)")
     run_dir.mkdir(parents=True, exist_ok=True)
     paths = _prepare_inputs(cfg, run_dir)
     timings: dict[str, float] = {}

@@ -30,8 +30,18 @@ def test_config_sections_are_valid_stage_configs():
     train.TrainConfig.model_validate(cfg.student)
     specs = mod._teachers(cfg, ft)
     assert specs[0].max_length == cfg.label["max_length"]
-    extra = {k: v for k, v in cfg.label.items() if k not in ("max_length", "batch_size")}
+    assert [s.dtype for s in specs] == [cfg.label["dtype"]] * 2 == ["bf16"] * 2
+    extra = {k: v for k, v in cfg.label.items() if k not in mod._TEACHER_KEYS}
     label.LabelConfig.model_validate(extra)
+
+
+def test_each_scale_has_its_own_run_directory():
+    """A sample's labels, students and checkpoints are never resumed by a run at another size."""
+    mod = _module()
+    full = mod.ReproduceConfig(runs_dir="r")
+    assert mod.run_dir_of(full) == Path("r/sst2_imdb")
+    dirs = {mod.run_dir_of(full.model_copy(update={"transfer_rows": n})) for n in (150_000, 500_000)}
+    assert dirs == {Path("r/sst2_imdb_150000"), Path("r/sst2_imdb_500000")}
 
 
 def test_report_tables_and_plots(tmp_path):
