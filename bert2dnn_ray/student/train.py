@@ -202,7 +202,7 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
     hard_col = cfg.columns.label if cfg.hard_label_weight > 0 else None
     dev = c["dev"]
 
-    def report(metrics: dict[str, Any], end_of_epoch: bool) -> None:
+    def report(metrics: dict[str, Any]) -> None:
         # Rank 0 writes the checkpoint to a local directory; Ray Train uploads it to the run's
         # storage in a background thread (ASYNC) and deletes the local copy, so training goes on
         # during the copy. A checkpoint is registered (and resumable) once its upload is done;
@@ -281,8 +281,7 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
                         "epoch": epoch,
                         "global_step": state["global_step"],
                         "train_loss": loss_sum / max(1, seen),
-                    },
-                    False,
+                    }
                 )
             t_ready = time.perf_counter()
         train_s = time.perf_counter() - t_epoch
@@ -327,7 +326,7 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
         if rank == 0 and score > state["best_acc"]:
             state["best_acc"], state["best_epoch"] = score, epoch
             best_weights = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
-        report(metrics, True)
+        report(metrics)
 
 
 def _soft_label_source(src: str, wanted: list[str]) -> tuple[list[str], Any, int, dict[str, Any], float]:
