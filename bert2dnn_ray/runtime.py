@@ -177,7 +177,8 @@ def is_done(out_dir: str | Path) -> bool:
 
 
 def fresh_run(storage_path: str, run_name: str) -> None:
-    """Forget a Ray Train run's checkpoints so the next ``fit`` starts from scratch (``force``)."""
+    """Forget a Ray Train run's checkpoints: the next ``fit`` starts from scratch (``force``), or
+    a finished run stops holding them (``prune_checkpoints``)."""
     import shutil
 
     if "://" in storage_path:

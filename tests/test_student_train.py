@@ -179,10 +179,15 @@ def test_hard_label_term_union_and_max_rows(ray_session, tmp_path):
             hard_label_weight=1.0,
             max_rows=7000,
             cache=False,
+            prune_checkpoints=True,
             **kw,
         )
     )
     assert mixed["train_rows"] == 7000 and not mixed["cached_in_object_store"]
+    # prune_checkpoints: once the student is written, its run's checkpoints are gone (it serves).
+    assert not (tmp_path / "mixed" / "ckpt" / "student").exists()
+    assert (tmp_path / "mixed" / "student" / "_SUCCESS.json").exists()
+    assert Student.load(tmp_path / "mixed" / "student").predict(["organic green tea"]).shape == (1, 4)
     assert mixed["best"]["dev_accuracy"] > 0.85
     steps_per_epoch = -(-7000 // 2 // 64)
     assert mixed["global_step"] == steps_per_epoch

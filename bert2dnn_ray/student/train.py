@@ -84,6 +84,11 @@ class TrainConfig(Strict):
     torch_threads: int | None = Field(None, ge=1)
     checkpoint_every_steps: int = Field(0, ge=0, description="0: only at epoch ends")
     keep_checkpoints: int = Field(2, ge=1)
+    prune_checkpoints: bool = Field(
+        False,
+        description="delete this run's Ray Train checkpoints once the student is written "
+        "(they only serve to resume an unfinished run; each holds the weights and optimizer state)",
+    )
     storage_path: str | None = Field(
         None, description="Ray Train storage (default output_dir/../_checkpoints)"
     )
@@ -563,6 +568,9 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             },
         )
     mark_done(cfg.output_dir, {"dev_accuracy": best.get("dev_accuracy")})
+    if cfg.prune_checkpoints:
+        fresh_run(storage, cfg.run_name)
+        log("train", f"student: pruned the run's checkpoints under {io.join(storage, cfg.run_name)}")
     log(
         "train",
         f"student: best epoch {state['best_epoch'] + 1}, dev accuracy {best.get('dev_accuracy', float('nan')):.4f}, "
