@@ -28,9 +28,13 @@ sys.path.insert(0, str(ROOT))
 from bert2dnn_ray import evaluate, label, teacher  # noqa: E402
 from bert2dnn_ray.config import Strict, apply_overrides, build, read_yaml  # noqa: E402
 from bert2dnn_ray.errors import Bert2dnnError, DataError  # noqa: E402
+from bert2dnn_ray.featurizer import FeaturizerConfig  # noqa: E402
 from bert2dnn_ray.runtime import init_ray, log  # noqa: E402
 from bert2dnn_ray.student import train  # noqa: E402
+from bert2dnn_ray.student.model import StudentModelConfig  # noqa: E402
 from bert2dnn_ray.teachers import TeacherSpec  # noqa: E402
+
+STUDENT_EPOCHS = 4  # unless the config's student section says otherwise
 
 
 class ReproduceConfig(Strict):
@@ -191,7 +195,7 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
     # 4. Students.
     transfer_n = int(transfer_m["labeled_rows"])
     base = {
-        "epochs": 4,
+        "epochs": STUDENT_EPOCHS,
         **cfg.student,
         "dev": paths["dev"],
         "dev_columns": {"text": "sentence", "label": "label"},
@@ -303,9 +307,15 @@ def _scale_line(result: dict[str, Any]) -> str:
     n = (result.get("config") or {}).get("transfer_rows")
     hw = result.get("hardware", {})
     where = f"{hw.get('cpus', '?')} CPUs" + (f", {hw['gpu']}" if hw.get("gpu") else ", no GPU")
-    workers = ((result.get("config") or {}).get("student") or {}).get("num_workers")
-    if workers:
-        where += f", students on {workers} Ray Train worker(s)"
+    st = (result.get("config") or {}).get("student") or {}
+    if st.get("num_workers"):
+        where += f", students on {st['num_workers']} Ray Train worker(s)"
+    fz = FeaturizerConfig.model_validate(st.get("featurizer") or {})
+    dim = StudentModelConfig.model_validate(st.get("model") or {}).embedding_dim
+    where += (
+        f" ({st.get('epochs', STUDENT_EPOCHS)} epochs, the best on dev; hashed bag of "
+        f"{fz.num_buckets:,} buckets x {dim})"
+    )
     if n:
         return (
             f"Scale: a seeded sample of {n:,} of the ~1.11M IMDB sentences (`--set transfer_rows={n}`), "
