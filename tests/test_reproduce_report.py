@@ -109,4 +109,7 @@ def test_report_tables_and_plots(tmp_path):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "sst2_imdb.json").exists()
     assert "Scale: a seeded sample of 150,000 of the ~1.11M IMDB sentences" in md and "no GPU" in md
-    assert "students on 1 Ray Train worker(s) (4 epochs, the best on dev; hashed bag of 262,144 buckets x 64)" in md
+    assert (
+        "students on 1 Ray Train worker(s) (4 epochs, the best on dev; hashed bag of 262,144 buckets x 64)"
+        in md
+    )
