@@ -38,9 +38,20 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """n distinct free ports: every socket stays bound until all are picked (picking them one at
+    a time could return a port twice, and `ray start` refuses two components on one port)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 @pytest.fixture
@@ -322,13 +333,13 @@ def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert
         pytest.skip(reason)
     ray_exe = Path(sys.executable).with_name("ray")
     token = os.urandom(16).hex()
-    dash_port = free_port()
+    gcs, dash_port, agent, metrics, client = free_ports(5)
     ports = {
-        "--port": free_port(),
+        "--port": gcs,
         "--dashboard-port": dash_port,
-        "--dashboard-agent-listen-port": free_port(),
-        "--metrics-export-port": free_port(),
-        "--ray-client-server-port": free_port(),
+        "--dashboard-agent-listen-port": agent,
+        "--metrics-export-port": metrics,
+        "--ray-client-server-port": client,
     }
     # Short path: Ray's unix sockets live under the temp dir (108-byte limit).
     temp_dir = tempfile.mkdtemp(prefix="b2d", dir="/tmp")
