@@ -25,7 +25,7 @@ from pydantic import Field
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bert2dnn_ray import evaluate, label, teacher  # noqa: E402
+from bert2dnn_ray import augment, evaluate, label, teacher  # noqa: E402
 from bert2dnn_ray.config import Strict, apply_overrides, build, read_yaml  # noqa: E402
 from bert2dnn_ray.errors import Bert2dnnError, DataError  # noqa: E402
 from bert2dnn_ray.featurizer import FeaturizerConfig  # noqa: E402
@@ -52,6 +52,13 @@ class ReproduceConfig(Strict):
     )
     student: dict[str, Any] = Field(default_factory=dict, description="TrainConfig keys shared by students")
     gold_mix_weight: float = Field(0.5, gt=0, lt=1)
+    augment: dict[str, Any] | None = Field(
+        default_factory=dict,
+        description="AugmentConfig keys for perturbed copies of SST-2 train (null: no augmented students)",
+    )
+    augment_transfer_sizes: list[int] = Field(
+        default_factory=lambda: [100_000], description="transfer sizes of the augmented students (+ all)"
+    )
     report_dir: str = "benchmarks/results"
     latency_samples: int = 200
 
@@ -180,6 +187,31 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
     sst_m = _label(
         cfg, "SST-2 train", paths["sst2_train"], run_dir / "soft_sst2_train", specs, "none", ["label"]
     )
+    aug_m = None
+    if cfg.augment is not None:
+        # Perturbed copies of SST-2 train (Tang et al. 2019): never an SST-2 text (train's are
+        # labeled already; dev's and test's must not leak).
+        augment.run(
+            augment.AugmentConfig.model_validate(
+                {
+                    **cfg.augment,
+                    "input": paths["sst2_train"],
+                    "columns": {"text": "text", "id": "id"},
+                    "output_dir": str(run_dir / "augmented"),
+                    "exclude": [paths["train"], paths["dev"], paths["test"]],
+                    "exclude_column": "sentence",
+                }
+            )
+        )
+        aug_m = _label(
+            cfg,
+            "augmented SST-2 train",
+            str(run_dir / "augmented" / "data"),
+            run_dir / "soft_augmented",
+            specs,
+            "distinct",
+            [],
+        )
     timings["label_s"] = time.perf_counter() - t0
 
     # 3. Teachers (and their stack) on test.
@@ -238,6 +270,23 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
                 }
             )
     variants[4]["curve"] = transfer_n  # the whole labeled transfer set
+    if aug_m is not None:
+        # SST-2 train and its augmented copies first, then the transfer set: max_rows cuts the
+        # transfer set only (the union keeps this order).
+        in_domain = int(sst_m["labeled_rows"]) + int(aug_m["labeled_rows"])
+        for n in sorted({*(n for n in cfg.augment_transfer_sizes if n < transfer_n), transfer_n}):
+            full = n == transfer_n
+            variants.append(
+                {
+                    "id": "stacked_t2_aug" if full else f"stacked_t2_aug_n{n}",
+                    "desc": "student ← stacked T=2 + SST-2 train and its augmented copies"
+                    + ("" if full else f", {n:,} transfer rows"),
+                    "soft_labels": [soft_s, str(run_dir / "soft_augmented"), soft_t],
+                    "temperature": 2.0,
+                    "max_rows": None if full else in_domain + n,
+                    "aug_curve": n,
+                }
+            )
     students = []
     t0 = time.perf_counter()
     for v in variants:
@@ -289,6 +338,13 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
             "quarantined_rows": transfer_m.get("quarantined_rows"),
         },
         "sst2_train_labeled_rows": sst_m["labeled_rows"],
+        "augmented": None
+        if aug_m is None
+        else {
+            "written_rows": aug_m["input_rows"],
+            "labeled_rows": aug_m["labeled_rows"],
+            "config": cfg.augment,
+        },
         "teachers": teacher_rows,
         "students": students,
         "timings": timings,
@@ -372,15 +428,34 @@ def write_report(result: dict[str, Any], out: Path) -> None:
     for s in result["students"]:
         lines.append(fmt_row(s["desc"], s, s["train_rows"]))
     curve = sorted((s["curve"], s) for s in result["students"] if "curve" in s)
+    aug_curve = {s["aug_curve"]: s for s in result["students"] if "aug_curve" in s}
+    aug = result.get("augmented")
+    if aug:
+        ac = augment.AugmentConfig.model_validate(aug["config"])
+        lines += [
+            "",
+            f"Augmented SST-2 train (`bert2dnn augment`, Tang et al. 2019 without POS tags): {ac.variants} "
+            f"perturbed copies of each training sentence (each word dropped with p={ac.mask_prob:g} or "
+            f"replaced by a frequency-drawn word with p={ac.replace_prob:g}, then a random span of up to "
+            f"{ac.max_ngram} words kept with p={ac.ngram_prob:g}), no SST-2 text among them: "
+            f"{aug['written_rows']:,} written, {aug['labeled_rows']:,} distinct, soft-labeled by the "
+            "teachers. Students that train on SST-2 train texts pick their epoch on a dev set whose "
+            "phrases come from the same parse trees, so their dev accuracy is optimistic; test is not.",
+        ]
     lines += [
         "",
         "## Accuracy against transfer-set size (student ← stacked teachers, T=2)",
         "",
-        "| transfer rows | accuracy | retention |",
-        "| ---: | ---: | ---: |",
+        "| transfer rows | accuracy | retention |"
+        + (" + SST-2 train and augmented copies |" if aug_curve else ""),
+        "| ---: | ---: | ---: |" + (" ---: |" if aug_curve else ""),
     ]
     for n, s in curve:
-        lines.append(f"| {n:,} | {s['accuracy']:.4f} | {s['accuracy'] / best['accuracy']:.1%} |")
+        extra = ""
+        if aug_curve:
+            a = aug_curve.get(n)
+            extra = f" {a['accuracy']:.4f} ({a['accuracy'] / best['accuracy']:.1%}) |" if a else " - |"
+        lines.append(f"| {n:,} | {s['accuracy']:.4f} | {s['accuracy'] / best['accuracy']:.1%} |{extra}")
     t = result["timings"]
     lines += [
         "",
@@ -397,6 +472,15 @@ def write_report(result: dict[str, Any], out: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([n for n, _ in curve], [s["accuracy"] for _, s in curve], "o-", label="student (stacked, T=2)")
+    if aug_curve:
+        pts = sorted(aug_curve.items())
+        ax.plot(
+            [n for n, _ in pts],
+            [s["accuracy"] for _, s in pts],
+            "s--",
+            label="+ SST-2 train, augmented copies",
+        )
+        ax.legend(fontsize=8, loc="lower right")
     for r in teachers:
         ax.axhline(r["accuracy"], ls="--", lw=1, color="gray")
         ax.text(curve[0][0] if curve else 1, r["accuracy"], f" {r['model']}", va="bottom", fontsize=8)

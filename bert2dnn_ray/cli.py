@@ -33,6 +33,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "LabelConfig",
         "soft-label unlabeled texts with the teacher(s) on Ray Data",
     ),
+    "augment": (
+        "bert2dnn_ray.augment",
+        "AugmentConfig",
+        "perturbed copies of in-domain texts (word drop/replace, n-gram spans) to soft-label",
+    ),
     "train": (
         "bert2dnn_ray.student.train",
         "TrainConfig",

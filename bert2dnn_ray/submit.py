@@ -39,6 +39,7 @@ STAGE_SCRIPTS: dict[str, str] = {
     "datasets": "jobs/prepare_data.py",
     "finetune": "jobs/finetune_teacher.py",
     "label": "jobs/label.py",
+    "augment": "jobs/augment.py",
     "train": "jobs/train_student.py",
     "evaluate": "jobs/evaluate.py",
     "export": "jobs/export.py",

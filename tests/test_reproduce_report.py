@@ -113,3 +113,15 @@ def test_report_tables_and_plots(tmp_path):
         "students on 1 Ray Train worker(s) (4 epochs, the best on dev; hashed bag of 262,144 buckets x 64)"
         in md
     )
+
+    # augmented students: a second curve column (and plot series), the recipe in words
+    result["students"].append(
+        {**students[1], "id": "stacked_t2_aug", "desc": "aug", "accuracy": 0.891, "aug_curve": 150_000}
+    )
+    del result["students"][-1]["curve"]
+    result["augmented"] = {"written_rows": 200_000, "labeled_rows": 190_000, "config": {"variants": 5}}
+    mod.write_report(result, tmp_path)
+    md = (tmp_path / "sst2_imdb.md").read_text()
+    assert "| transfer rows | accuracy | retention | + SST-2 train and augmented copies |" in md
+    assert "| 150,000 | 0.8820 | 98.0% | 0.8910 (99.0%) |" in md and "| 10,000 | 0.8300 | 92.2% | - |" in md
+    assert "5 perturbed copies of each training sentence" in md and "190,000 distinct" in md

@@ -89,6 +89,7 @@ def test_stage_to_script_mapping():
         "datasets": "jobs/prepare_data.py",
         "finetune": "jobs/finetune_teacher.py",
         "label": "jobs/label.py",
+        "augment": "jobs/augment.py",
         "train": "jobs/train_student.py",
         "evaluate": "jobs/evaluate.py",
         "export": "jobs/export.py",
