@@ -74,10 +74,6 @@ class AugmentConfig(Strict):
         return self
 
 
-def _text_columns(cols: Columns) -> list[str]:
-    return [cols.text] + ([cols.pair] if cols.pair else [])
-
-
 def _word_counts(cfg: AugmentConfig, tables: list[tuple[str, pa.Table]]) -> tuple[list[str], list[int]]:
     counts: collections.Counter[str] = collections.Counter()
     seen = 0
@@ -149,8 +145,8 @@ def run(cfg: AugmentConfig) -> dict[str, Any]:
         shutil.rmtree(out)  # a partial or forced output: augmentation is cheap, start over
     t0 = time.perf_counter()
     cols = cfg.columns
-    wanted = _text_columns(cols) + ([cols.id] if cols.id else [])
-    tables = io.read_tables(cfg.input, columns=wanted, text_columns=_text_columns(cols))
+    wanted = cols.texts + ([cols.id] if cols.id else [])
+    tables = io.read_tables(cfg.input, columns=wanted, text_columns=cols.texts)
     vocab, cum = _word_counts(cfg, tables)
     excluded = _excluded(cfg)
     log(
@@ -160,7 +156,7 @@ def run(cfg: AugmentConfig) -> dict[str, Any]:
     )
     perturb = _Perturber(cfg, vocab, cum)
     skipped = {"empty_input": 0, "empty": 0, "same_as_source": 0, "repeated": 0, "excluded": 0}
-    buf: dict[str, list[Any]] = {c: [] for c in ["id", cols.text] + ([cols.pair] if cols.pair else [])}
+    buf: dict[str, list[Any]] = {c: [] for c in ["id", *cols.texts]}
     files: list[str] = []
     rows_in = rows_out = 0
 

@@ -27,6 +27,11 @@ class Columns(Strict):
     label: str = "label"
     id: str | None = None
 
+    @property
+    def texts(self) -> list[str]:
+        """The text column, then the pair column when there is one."""
+        return [self.text] + ([self.pair] if self.pair else [])
+
 
 @dataclass
 class LabeledSet:
@@ -87,7 +92,7 @@ def _int_label(v: object) -> int:
 
 def load_labeled(uri: str, cols: Columns, num_labels: int | None = None) -> LabeledSet:
     """Read a labeled set, normalise its text, validate its labels (one-line errors)."""
-    wanted = [cols.text] + ([cols.pair] if cols.pair else []) + [cols.label]
+    wanted = cols.texts + [cols.label]
     # Validated file by file, so that an error names the file and the row within it.
     parts = io.read_tables(uri, columns=wanted, text_columns=[c for c in wanted if c != cols.label])
     if sum(t.num_rows for _, t in parts) == 0:

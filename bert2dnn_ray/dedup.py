@@ -96,7 +96,7 @@ def _distinct_task(batch: pa.Table, cfg_dict: dict[str, Any], chunk_rows: int) -
     for k in batch["partition"].to_pylist():
         files = _list(io.join(dd, "partitions", f"p{k:05d}"), ".parquet")
         rows = _read_all(files) if files else None
-        group = [KEY, cols.text] + ([cols.pair] if cols.pair else [])
+        group = [KEY, *cols.texts]
         if rows is None or rows.num_rows == 0:
             distinct = pa.table({c: pa.array([], pa.string()) for c in group}).append_column(
                 "count", pa.array([], pa.int64())

@@ -155,7 +155,7 @@ def _chunk(
 
 def _read(cfg: LabelConfig, spec: dict[str, Any]) -> tuple[pa.Table, dict[str, list[int]]]:
     cols = cfg.columns
-    text_cols = [cols.text] + ([cols.pair] if cols.pair else [])
+    text_cols = cols.texts
     wanted = text_cols + ([cols.id] if cols.id else []) + list(cfg.keep_columns)
     fs, path = io.filesystem(spec["uri"])
     if spec["row_groups"]:
@@ -190,7 +190,7 @@ def prepare_rows(cfg: LabelConfig, spec: dict[str, Any]) -> tuple[pa.Table, dict
         start = spec["row_offset"]
         row_ids = pa.array([f"{rel}:{i}" for i in range(start, start + n)], pa.string())
     reason = np.full(n, "", dtype=object)
-    text_cols = [cols.text] + ([cols.pair] if cols.pair else [])
+    text_cols = cols.texts
     norm: dict[str, pa.Array] = {}
     for c in text_cols:
         raw = table[c].combine_chunks()
@@ -387,7 +387,7 @@ def _check_columns(cfg: LabelConfig, chunks: list[dict[str, Any]]) -> None:
     """Read the schema of the first file so a wrong column name fails before any work."""
     fs, path = io.filesystem(chunks[0]["uri"])
     cols = cfg.columns
-    wanted = [cols.text] + ([cols.pair] if cols.pair else []) + ([cols.id] if cols.id else [])
+    wanted = cols.texts + ([cols.id] if cols.id else [])
     if io.file_format(path) == "parquet":
         import pyarrow.parquet as pq
 
