@@ -21,8 +21,8 @@ and the pair column (copied unchanged) when there is one; input of ``bert2dnn la
 
 from __future__ import annotations
 
-import bisect
 import collections
+import itertools
 import random
 import shutil
 import time
@@ -86,11 +86,7 @@ def _word_counts(cfg: AugmentConfig, tables: list[tuple[str, pa.Table]]) -> tupl
                 counts.update(normalize(text).split(" "))
     counts.pop("", None)
     words = counts.most_common(cfg.vocab_size)
-    cum, total = [], 0
-    for _, c in words:
-        total += c
-        cum.append(total)
-    return [w for w, _ in words], cum
+    return [w for w, _ in words], list(itertools.accumulate(c for _, c in words))
 
 
 def _excluded(cfg: AugmentConfig) -> set[str]:
@@ -107,10 +103,9 @@ class _Perturber:
         self.cfg = cfg
         self.rng = random.Random(cfg.seed)
         self.vocab, self.cum = vocab, cum
-        self.total = cum[-1] if cum else 0
 
     def _word(self) -> str:
-        return self.vocab[bisect.bisect_right(self.cum, self.rng.random() * self.total)]
+        return self.rng.choices(self.vocab, cum_weights=self.cum)[0]
 
     def __call__(self, words: list[str]) -> str:
         cfg, rng = self.cfg, self.rng
@@ -119,7 +114,7 @@ class _Perturber:
             r = rng.random()
             if r < cfg.mask_prob:
                 continue
-            if r < cfg.mask_prob + cfg.replace_prob and self.total:
+            if r < cfg.mask_prob + cfg.replace_prob and self.cum:
                 out.append(self._word())
             else:
                 out.append(w)
