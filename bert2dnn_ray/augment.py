@@ -125,6 +125,18 @@ class _Perturber:
         return " ".join(out)
 
 
+def _check_same_settings(cfg: AugmentConfig, written: dict[str, Any], out: Path) -> None:
+    """A complete output made with other settings is not this run's output: refuse to pass it off
+    as one (whatever was labeled from it would silently be stale too)."""
+    now = cfg.model_dump(mode="json", exclude={"force"})
+    diff = [f"{k}: {written.get(k)!r} -> {v!r}" for k, v in now.items() if k in written and written[k] != v]
+    if diff:
+        raise ConfigError(
+            f"augment: {out} was written with other settings ({'; '.join(diff)}); set force=true to "
+            "regenerate it, then relabel whatever was labeled from it"
+        )
+
+
 def run(cfg: AugmentConfig) -> dict[str, Any]:
     if not cfg.input:
         raise ConfigError("augment: `input` is required (the texts to augment)")
@@ -134,8 +146,10 @@ def run(cfg: AugmentConfig) -> dict[str, Any]:
         raise ConfigError(f"augment: output_dir must be a local path, got {cfg.output_dir}")
     out = Path(cfg.output_dir)
     if is_done(out) and not cfg.force:
+        done = read_json(out / "manifest.json")
+        _check_same_settings(cfg, done.get("config", {}), out)
         log("augment", f"{out} is complete (force=true regenerates it)")
-        return read_json(out / "manifest.json")
+        return done
     if out.exists():
         shutil.rmtree(out)  # a partial or forced output: augmentation is cheap, start over
     t0 = time.perf_counter()

@@ -91,6 +91,11 @@ def test_complete_output_is_skipped_unless_forced(tmp_path):
     assert augment.run(cfg) == first and part.read_bytes() == b"sentinel"
     augment.run(cfg.model_copy(update={"force": True}))
     assert pq.read_table(part).num_rows == first["output_rows"]
+    # other settings are refused, not passed off as this run's output
+    with pytest.raises(ConfigError, match=r"other settings \(variants: 2 -> 3\); set force=true"):
+        augment.run(cfg.model_copy(update={"variants": 3}))
+    again = augment.run(cfg.model_copy(update={"variants": 3, "force": True}))
+    assert again["config"]["variants"] == 3 and augment.run(cfg.model_copy(update={"variants": 3})) == again
 
 
 def test_bad_configs_and_inputs_are_one_line_errors(tmp_path, capsys):
