@@ -125,3 +125,26 @@ def test_report_tables_and_plots(tmp_path):
     assert "| transfer rows | accuracy | retention | + SST-2 train and augmented copies |" in md
     assert "| 150,000 | 0.8820 | 98.0% | 0.8910 (99.0%) |" in md and "| 10,000 | 0.8300 | 92.2% | - |" in md
     assert "5 perturbed copies of each training sentence" in md and "190,000 distinct" in md
+
+    # the last recipe again with other seeds: a spread paragraph, not more table rows
+    aug = result["students"][-1]
+    for seed, acc in ((1, 0.885), (2, 0.879)):
+        result["students"].append(
+            {
+                **aug,
+                "id": f"stacked_t2_aug_seed{seed}",
+                "desc": f"aug, seed {seed}",
+                "accuracy": acc,
+                "seed": seed,
+                "seed_of": "stacked_t2_aug",
+            }
+        )
+        del result["students"][-1]["aug_curve"]
+    mod.write_report(result, tmp_path)
+    md = (tmp_path / "sst2_imdb.md").read_text()
+    assert "| aug, seed 1 |" not in md and "| aug | 0.8910 |" in md
+    assert (
+        'Seed spread: "aug" trained 3 times, the seed its only change: 0.8910 (seed 0), 0.8850 (seed 1), '
+        "0.8790 (seed 2); mean 0.8850 = 98.3% retention, standard deviation 0.0060." in md
+    )
+    assert "one standard error of an accuracy is about 0.011" in md
