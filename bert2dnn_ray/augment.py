@@ -36,7 +36,7 @@ from . import io
 from .config import Strict
 from .data import Columns
 from .errors import ConfigError, DataError
-from .runtime import is_done, log, mark_done, read_json, write_json_atomic
+from .runtime import is_done, log, mark_done, read_json, refuse_other_settings, write_json_atomic
 from .text import normalize
 
 
@@ -125,18 +125,6 @@ class _Perturber:
         return " ".join(out)
 
 
-def _check_same_settings(cfg: AugmentConfig, written: dict[str, Any], out: Path) -> None:
-    """A complete output made with other settings is not this run's output: refuse to pass it off
-    as one (whatever was labeled from it would silently be stale too)."""
-    now = cfg.model_dump(mode="json", exclude={"force"})
-    diff = [f"{k}: {written.get(k)!r} -> {v!r}" for k, v in now.items() if k in written and written[k] != v]
-    if diff:
-        raise ConfigError(
-            f"augment: {out} was written with other settings ({'; '.join(diff)}); set force=true to "
-            "regenerate it, then relabel whatever was labeled from it"
-        )
-
-
 def run(cfg: AugmentConfig) -> dict[str, Any]:
     if not cfg.input:
         raise ConfigError("augment: `input` is required (the texts to augment)")
@@ -147,7 +135,9 @@ def run(cfg: AugmentConfig) -> dict[str, Any]:
     out = Path(cfg.output_dir)
     if is_done(out) and not cfg.force:
         done = read_json(out / "manifest.json")
-        _check_same_settings(cfg, done.get("config", {}), out)
+        refuse_other_settings(
+            "augment", out, done.get("config", {}), cfg.model_dump(mode="json", exclude={"force"})
+        )
         log("augment", f"{out} is complete (force=true regenerates it)")
         return done
     if out.exists():

@@ -176,6 +176,22 @@ def is_done(out_dir: str | Path) -> bool:
     return io.exists(io.join(str(out_dir), SUCCESS))
 
 
+def refuse_other_settings(
+    stage: str, out_dir: str | Path, written: dict[str, Any], now: dict[str, Any]
+) -> None:
+    """A complete output made with other settings is not this run's output: refuse to skip to it
+    (whatever was made from it would silently be stale too). Keys missing on either side (an
+    output from before a setting existed) are not compared."""
+    from .errors import ConfigError
+
+    diff = [f"{k}: {written[k]!r} -> {v!r}" for k, v in now.items() if k in written and written[k] != v]
+    if diff:
+        raise ConfigError(
+            f"{stage}: {out_dir} was written with other settings ({'; '.join(diff)}); set force=true to "
+            "redo it, then redo whatever was made from it"
+        )
+
+
 def fresh_run(storage_path: str, run_name: str) -> None:
     """Forget a Ray Train run's checkpoints: the next ``fit`` starts from scratch (``force``), or
     a finished run stops holding them (``prune_checkpoints``)."""

@@ -18,7 +18,7 @@ import yaml
 from raytrain_snapshot import registered_step
 
 from bert2dnn_ray import Student, synthetic
-from bert2dnn_ray.errors import DataError
+from bert2dnn_ray.errors import ConfigError, DataError
 from bert2dnn_ray.student import train
 
 pytestmark = pytest.mark.ray
@@ -191,6 +191,12 @@ def test_hard_label_term_union_and_max_rows(ray_session, tmp_path):
     assert mixed["best"]["dev_accuracy"] > 0.85
     steps_per_epoch = -(-7000 // 2 // 64)
     assert mixed["global_step"] == steps_per_epoch
+    # Finished: the same settings skip to it (run-only ones, like cache, may differ); others are
+    # refused in one line instead of passing this student off as theirs.
+    again = dict(soft_labels=[str(uniform_gold), str(soft_part)], hard_label_weight=1.0, **kw)
+    assert train.run(_cfg(tmp_path, soft_part, dev, "mixed", max_rows=7000, cache=True, **again)) == mixed
+    with pytest.raises(ConfigError, match=r"other settings \(max_rows: 7000 -> 6000\); set force=true"):
+        train.run(_cfg(tmp_path, soft_part, dev, "mixed", max_rows=6000, **again))
 
     with pytest.raises(DataError, match="no soft-label set has the gold label column"):
         train.run(_cfg(tmp_path, soft_part, dev, "nogold", hard_label_weight=0.5, **kw))

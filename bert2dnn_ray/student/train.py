@@ -38,6 +38,7 @@ from ..runtime import (
     log,
     mark_done,
     read_json,
+    refuse_other_settings,
     torch_threads,
     write_json_atomic,
 )
@@ -113,6 +114,31 @@ class TrainConfig(Strict):
         description="cached rows up to this size (estimated MB) are read by the driver itself and put in "
         "the object store (no read tasks to start); larger ones are read by Ray Data tasks. 0: always tasks",
     )
+
+
+# Settings that change where or how a run executes, not the student it writes: a finished student
+# is reused under any of them. Every other setting is saved with the student and must match.
+_RUN_ONLY_SETTINGS = {
+    "force",
+    "address",
+    "output_dir",
+    "storage_path",
+    "run_name",
+    "use_gpu",
+    "cpus_per_worker",
+    "torch_threads",
+    "checkpoint_every_steps",
+    "keep_checkpoints",
+    "prune_checkpoints",
+    "max_failures",
+    "cache",
+    "cache_max_mb",
+    "driver_read_max_mb",
+}
+
+
+def _settings(cfg: TrainConfig) -> dict[str, Any]:
+    return cfg.model_dump(mode="json", exclude=_RUN_ONLY_SETTINGS)
 
 
 def _soft_column(cfg: TrainConfig) -> str:
@@ -428,8 +454,10 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     if not cfg.output_dir:
         raise ConfigError("train.output_dir is required")
     if is_done(cfg.output_dir) and not cfg.force:
+        done = read_json(io.join(cfg.output_dir, "metrics.json"))
+        refuse_other_settings("train", cfg.output_dir, done.get("settings", {}), _settings(cfg))
         log("train", f"student already trained at {cfg.output_dir} (force=true to redo)")
-        return read_json(io.join(cfg.output_dir, "metrics.json"))
+        return done
     sources = [cfg.soft_labels] if isinstance(cfg.soft_labels, str) else list(cfg.soft_labels)
     if not sources:
         raise ConfigError("train.soft_labels is an empty list")
@@ -552,6 +580,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         "soft_label_column": soft_col,
         "train_rows": rows,
         "cached_in_object_store": cached,
+        "settings": _settings(cfg),
     }
     with io.staged_dir(cfg.output_dir) as local_out:  # a URI output is written here, then uploaded
         save_student(
