@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError
+
 _T0 = time.monotonic()
 
 
@@ -182,8 +184,6 @@ def refuse_other_settings(
     """A complete output made with other settings is not this run's output: refuse to skip to it
     (whatever was made from it would silently be stale too). Keys missing on either side (an
     output from before a setting existed) are not compared."""
-    from .errors import ConfigError
-
     diff = [f"{k}: {written[k]!r} -> {v!r}" for k, v in now.items() if k in written and written[k] != v]
     if diff:
         raise ConfigError(
