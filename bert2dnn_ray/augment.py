@@ -74,16 +74,17 @@ class AugmentConfig(Strict):
         return self
 
 
-def _word_counts(cfg: AugmentConfig, tables: list[tuple[str, pa.Table]]) -> tuple[list[str], list[int]]:
+def _word_counts(cfg: AugmentConfig, normed: list[list[str]]) -> tuple[list[str], list[int]]:
+    """The replacement words (the first ``vocab_rows`` normalised texts' most common) and their
+    cumulative counts."""
     counts: collections.Counter[str] = collections.Counter()
     seen = 0
-    for _, table in tables:
-        for text in table[cfg.columns.text].to_pylist():
+    for texts in normed:
+        for text in texts:
             if seen >= cfg.vocab_rows:
                 break
             seen += 1
-            if text:
-                counts.update(normalize(text).split(" "))
+            counts.update(text.split(" "))
     counts.pop("", None)
     words = counts.most_common(cfg.vocab_size)
     return [w for w, _ in words], list(itertools.accumulate(c for _, c in words))
@@ -146,7 +147,9 @@ def run(cfg: AugmentConfig) -> dict[str, Any]:
     cols = cfg.columns
     wanted = cols.texts + ([cols.id] if cols.id else [])
     tables = io.read_tables(cfg.input, columns=wanted, text_columns=cols.texts)
-    vocab, cum = _word_counts(cfg, tables)
+    # Each text normalised once: the word counts and the perturbation both read it.
+    normed = [[normalize(t) if t else "" for t in table[cols.text].to_pylist()] for _, table in tables]
+    vocab, cum = _word_counts(cfg, normed)
     excluded = _excluded(cfg)
     log(
         "augment",
@@ -170,13 +173,11 @@ def run(cfg: AugmentConfig) -> dict[str, Any]:
         for v in buf.values():
             v.clear()
 
-    for path, table in tables:
-        texts = table[cols.text].to_pylist()
+    for (path, table), texts in zip(tables, normed, strict=True):
         pairs = table[cols.pair].to_pylist() if cols.pair else None
         ids = table[cols.id].to_pylist() if cols.id else None
-        for r, text in enumerate(texts):
+        for r, src in enumerate(texts):
             rows_in += 1
-            src = normalize(text) if text else ""
             if not src:
                 skipped["empty_input"] += 1
                 continue
