@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,17 @@ class LabeledSet:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def digest(self) -> str:
+        """What the rows are, wherever they were read from: their count and a sha256 of every text,
+        pair and label (two copies of one file agree; any changed row does not)."""
+        h = hashlib.sha256()
+        for col in (self.texts, self.pairs or []):
+            for t in col:
+                h.update(t.encode("utf-8", "surrogatepass") + b"\x00")
+            h.update(b"\x01")
+        h.update(np.asarray(self.labels, dtype=np.int64).tobytes())
+        return f"{len(self)} rows, sha256 {h.hexdigest()[:16]}"
 
 
 def _validate_labels(col: pa.ChunkedArray, uri: str, name: str, num_labels: int | None) -> np.ndarray:

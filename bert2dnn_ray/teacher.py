@@ -30,6 +30,7 @@ from .runtime import (
     log,
     mark_done,
     read_json,
+    refuse_other_settings,
     torch_threads,
     write_json_atomic,
 )
@@ -273,7 +274,19 @@ def finetune_one(cfg: FinetuneConfig, spec: TeacherTrainSpec, train, dev, num_la
     from ray.train.torch import TorchTrainer
 
     out = io.join(cfg.output_dir, spec.name)
+    # What makes this teacher: its spec, the classes, the rows it learns from and is selected on
+    # (by content, so two copies of one file agree) and the worker count (the global batch).
+    settings = {
+        **spec.model_dump(mode="json"),
+        "num_labels": num_labels,
+        "label_names": cfg.label_names,
+        "num_workers": cfg.num_workers,
+        "train": train.digest(),
+        "dev": dev.digest(),
+    }
     if is_done(out) and not cfg.force:
+        done = read_json(io.join(out, "metrics.json"))
+        refuse_other_settings("finetune", out, done.get("settings", {}), settings)
         log("finetune", f"teacher '{spec.name}' already trained at {out} (force=true to redo)")
         return out
     storage = cfg.storage_path or io.join(cfg.output_dir, "_checkpoints")
@@ -330,7 +343,8 @@ def finetune_one(cfg: FinetuneConfig, spec: TeacherTrainSpec, train, dev, num_la
         with result.checkpoint.as_directory() as d:  # the latest checkpoint has the whole history
             history = read_json(os.path.join(d, "state.json"))["history"]
         write_json_atomic(
-            tmp_out / "metrics.json", {"best": metrics, "history": history, "model": spec.model}
+            tmp_out / "metrics.json",
+            {"best": metrics, "history": history, "model": spec.model, "settings": settings},
         )
         shutil.rmtree(local_out, ignore_errors=True)
         os.replace(tmp_out, local_out)

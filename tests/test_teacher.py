@@ -130,6 +130,27 @@ def test_finetune_learns_saves_and_resumes_after_sigkill(session_address, tiny_b
     mtime = (d / "model.safetensors").stat().st_mtime
     teacher.run(cfg)
     assert (d / "model.safetensors").stat().st_mtime == mtime
+    # A copy of the training file elsewhere is the same data: skipped too. Other settings or other
+    # rows are refused in one line instead of passing this teacher off as theirs.
+    copy = tmp_path / "copy" / "train.parquet"
+    copy.parent.mkdir()
+    copy.write_bytes(train.read_bytes())
+    teacher.run(cfg.model_copy(update={"train": str(copy)}))
+    assert (d / "model.safetensors").stat().st_mtime == mtime
+    other = cfg.model_copy(deep=True)
+    other.teachers[0].learning_rate = 1e-3
+    with pytest.raises(
+        ConfigError,
+        match=r"finetune: .*tiny was written with other settings \(learning_rate: 0.005 -> 0.001\)",
+    ):
+        teacher.run(other)
+    flipped = pq.read_table(train).to_pydict()
+    flipped["label"][0] = 1 - flipped["label"][0]
+    pq.write_table(pa.table(flipped), copy)
+    with pytest.raises(
+        ConfigError, match=r"\((train|dev): '\d+ rows, sha256 \w+' -> '\d+ rows, sha256 \w+'\)"
+    ):
+        teacher.run(cfg.model_copy(update={"train": str(copy)}))
 
 
 def test_group_by_length_keeps_every_row_once_and_cuts_padding():
