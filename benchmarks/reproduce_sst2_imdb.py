@@ -29,7 +29,7 @@ from bert2dnn_ray import augment, evaluate, label, teacher  # noqa: E402
 from bert2dnn_ray.config import Strict, apply_overrides, build, read_yaml  # noqa: E402
 from bert2dnn_ray.errors import Bert2dnnError, DataError  # noqa: E402
 from bert2dnn_ray.featurizer import FeaturizerConfig  # noqa: E402
-from bert2dnn_ray.runtime import init_ray, log  # noqa: E402
+from bert2dnn_ray.runtime import SUCCESS, init_ray, log, read_json, write_json_atomic  # noqa: E402
 from bert2dnn_ray.student import train  # noqa: E402
 from bert2dnn_ray.student.model import StudentModelConfig  # noqa: E402
 from bert2dnn_ray.teachers import TeacherSpec  # noqa: E402
@@ -152,10 +152,31 @@ def _gpu_name() -> str | None:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
-def _evaluate(path: Path, **kw) -> dict[str, Any]:
+def _evaluate(path: Path, models: list[str], **kw) -> dict[str, Any]:
+    """``evaluate.run`` with ``kw``, written to ``path``; reused while nothing it was made from changed.
+
+    ``<path stem>.inputs.json`` records what that was: the settings and each model's completion
+    marker (a retrained model has a new one). An evaluation without that record (written before
+    it existed) is reused as it is.
+    """
+    made_from = json.loads(
+        json.dumps(
+            {
+                "settings": kw,
+                "models": {m: read_json(p) if (p := Path(m) / SUCCESS).exists() else None for m in models},
+            },
+            default=str,
+        )
+    )
+    record = path.with_name(f"{path.stem}.inputs.json")
     if path.exists():
-        return json.loads(path.read_text())
-    return evaluate.run(evaluate.EvalConfig.model_validate({**kw, "output": str(path)}))
+        if not record.exists() or read_json(record) == made_from:
+            return json.loads(path.read_text())
+        log("reproduce", f"{path}: its models or settings changed since it was written; evaluating again")
+    record.unlink(missing_ok=True)
+    ev = evaluate.run(evaluate.EvalConfig.model_validate({**kw, "output": str(path)}))
+    write_json_atomic(record, made_from)
+    return ev
 
 
 def run(cfg: ReproduceConfig) -> dict[str, Any]:
@@ -223,6 +244,7 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
     test = {"test": paths["test"], "columns": {"text": "sentence", "label": "label"}}
     ev_t = _evaluate(
         run_dir / "eval" / "teachers.json",
+        [s.path for s in specs],
         **test,
         teachers=[s.model_dump() for s in specs],
         latency_samples=cfg.latency_samples,
@@ -327,6 +349,7 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
         m = train.run(tc)
         ev = _evaluate(
             run_dir / "eval" / f"{sid}.json",
+            [tc.output_dir],
             **test,
             student=tc.output_dir,
             latency_samples=cfg.latency_samples,

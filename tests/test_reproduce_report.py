@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -148,3 +149,34 @@ def test_report_tables_and_plots(tmp_path):
         "0.8790 (seed 2); mean 0.8850 = 98.3% retention, standard deviation 0.0060." in md
     )
     assert "one standard error of an accuracy is about 0.011" in md
+
+
+def test_evaluation_is_reused_until_its_model_or_settings_change(tmp_path, monkeypatch):
+    mod = _module()
+    calls = []
+
+    def fake_run(cfg):
+        calls.append(cfg.latency_samples)
+        out = {"models": [{"kind": "student", "accuracy": len(calls)}]}
+        Path(cfg.output).parent.mkdir(exist_ok=True)
+        Path(cfg.output).write_text(json.dumps(out))
+        return out
+
+    monkeypatch.setattr(mod.evaluate, "run", fake_run)
+    student = tmp_path / "student"
+    student.mkdir()
+    (student / "_SUCCESS.json").write_text('{"finished_at": "2026-12-03T10:00:00"}')
+    path = tmp_path / "eval" / "s.json"
+    kw = dict(test=str(tmp_path / "test.tsv"), student=str(student), latency_samples=5)
+
+    def accuracy(**over):
+        return mod._evaluate(path, [str(student)], **{**kw, **over})["models"][0]["accuracy"]
+
+    assert accuracy() == 1 and accuracy() == 1 and len(calls) == 1  # the second one is reused
+    # The student was trained again (force=true): a new completion marker, a new evaluation.
+    (student / "_SUCCESS.json").write_text('{"finished_at": "2026-12-03T11:00:00"}')
+    assert accuracy() == 2 and accuracy() == 2
+    assert accuracy(latency_samples=7) == 3 and calls == [5, 5, 7]  # other settings: evaluated again
+    # An evaluation written before the record existed is reused as it is.
+    path.with_name("s.inputs.json").unlink()
+    assert accuracy(latency_samples=9) == 3 and len(calls) == 3
