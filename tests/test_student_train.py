@@ -198,5 +198,17 @@ def test_hard_label_term_union_and_max_rows(ray_session, tmp_path):
     with pytest.raises(ConfigError, match=r"other settings \(max_rows: 7000 -> 6000\); set force=true"):
         train.run(_cfg(tmp_path, soft_part, dev, "mixed", max_rows=6000, **again))
 
+    # init_from: a student of the same shape is the starting point. With a vanishing learning rate
+    # the continued student is the one it started from (a random start would be near 0.25).
+    done = os.path.relpath(tmp_path / "mixed" / "student")  # relative: workers run elsewhere
+    cont = train.run(
+        _cfg(tmp_path, soft_part, dev, "cont", init_from=done, learning_rate=1e-12, max_rows=640, **again)
+    )
+    assert cont["best"]["dev_accuracy"] == pytest.approx(mixed["best"]["dev_accuracy"], abs=1e-3)
+    with pytest.raises(
+        ConfigError, match=r"init_from: .* another shape of student \(hidden: \[64, 32\] there"
+    ):
+        train.run(_cfg(tmp_path, soft_part, dev, "other", init_from=done, model={"hidden": [32]}, **again))
+
     with pytest.raises(DataError, match="no soft-label set has the gold label column"):
         train.run(_cfg(tmp_path, soft_part, dev, "nogold", hard_label_weight=0.5, **kw))

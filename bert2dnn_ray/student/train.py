@@ -70,6 +70,11 @@ class TrainConfig(Strict):
     )
     dev_columns: data_mod.Columns | None = Field(None, description="column names in dev (default: columns)")
     label_names: list[str] | None = None
+    init_from: str | None = Field(
+        None,
+        description="a student artifact (directory or URI) to start from instead of random weights, "
+        "e.g. yesterday's student on today's soft labels; its featurizer, network and classes must match",
+    )
     featurizer: FeaturizerConfig = FeaturizerConfig()
     model: StudentModelConfig = StudentModelConfig()
     epochs: int = Field(3, ge=1)
@@ -154,6 +159,22 @@ def _as_matrix(col: Any) -> np.ndarray:
     return arr.astype(np.float32, copy=False)
 
 
+def _check_init(cfg: TrainConfig, num_labels: int) -> None:
+    """``init_from`` must be a student of this run's shape: same featurizer, network and classes."""
+    from .artifact import read_meta
+
+    _, meta = read_meta(cfg.init_from)
+
+    def flat(fcfg: FeaturizerConfig, mcfg: Any) -> dict[str, Any]:
+        return {**{f"featurizer.{k}": v for k, v in fcfg.model_dump().items()}, **mcfg.model_dump()}
+
+    have = flat(meta["featurizer"], meta["model"])
+    want = flat(cfg.featurizer, cfg.model.model_copy(update={"num_labels": num_labels}))
+    diff = [f"{k}: {have[k]!r} there, {v!r} here" for k, v in want.items() if k != "dropout" and have[k] != v]
+    if diff:
+        raise ConfigError(f"train.init_from: {cfg.init_from} is another shape of student ({'; '.join(diff)})")
+
+
 def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
     import ray.train
     import ray.train.torch
@@ -226,6 +247,10 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             print(
                 f"[student] resuming at epoch {state['epoch'] + 1}, step {state['global_step']}", flush=True
             )
+    elif cfg.init_from:
+        from .artifact import Student
+
+        model.load_state_dict(Student.load(c["init_from"]).model.state_dict())
     model.to(device)
     ddp = ray.train.torch.prepare_model(model)
     shard = ray.train.get_dataset_shard("train")
@@ -490,6 +515,9 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     if len(label_names) != num_labels:
         raise ConfigError(f"train.label_names has {len(label_names)} names for {num_labels} classes")
 
+    if cfg.init_from:
+        _check_init(cfg, num_labels)
+
     init_ray(cfg.address)
     storage = cfg.storage_path or io.join(io.parent(cfg.output_dir), "_checkpoints")
     if "://" not in storage:
@@ -540,6 +568,9 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             "soft_col": soft_col,
             "dev": dev,
             "threads": threads,
+            # Workers run in another directory: a local path is made absolute.
+            "init_from": cfg.init_from
+            and (cfg.init_from if "://" in cfg.init_from else os.path.abspath(cfg.init_from)),
         },
         scaling_config=ray.train.ScalingConfig(
             num_workers=cfg.num_workers,
