@@ -131,16 +131,22 @@ def run(cfg: AugmentConfig) -> dict[str, Any]:
         raise ConfigError("augment: `input` is required (the texts to augment)")
     if not cfg.output_dir:
         raise ConfigError("augment: `output_dir` is required")
-    if io.is_uri(cfg.output_dir):
-        raise ConfigError(f"augment: output_dir must be a local path, got {cfg.output_dir}")
-    out = Path(cfg.output_dir)
-    if is_done(out) and not cfg.force:
-        done = read_json(out / "manifest.json")
+    if is_done(cfg.output_dir) and not cfg.force:
+        done = read_json(io.join(cfg.output_dir, "manifest.json"))
         refuse_other_settings(
-            "augment", out, done.get("config", {}), cfg.model_dump(mode="json", exclude={"force"})
+            "augment", cfg.output_dir, done.get("config", {}), cfg.model_dump(mode="json", exclude={"force"})
         )
-        log("augment", f"{out} is complete (force=true regenerates it)")
+        log("augment", f"{cfg.output_dir} is complete (force=true regenerates it)")
         return done
+    # A local output_dir is written in place; a URI (s3://, gs://) is written here, then uploaded,
+    # replacing whatever was there. Either way it is complete once _SUCCESS.json is written.
+    with io.staged_dir(cfg.output_dir) as out:
+        manifest = _augment(cfg, out)
+    mark_done(cfg.output_dir, {"rows": manifest["output_rows"]})
+    return manifest
+
+
+def _augment(cfg: AugmentConfig, out: Path) -> dict[str, Any]:
     if out.exists():
         shutil.rmtree(out)  # a partial or forced output: augmentation is cheap, start over
     t0 = time.perf_counter()
@@ -226,10 +232,9 @@ def run(cfg: AugmentConfig) -> dict[str, Any]:
         "config": cfg.model_dump(mode="json"),
     }
     write_json_atomic(out / "manifest.json", manifest)
-    mark_done(out, {"rows": rows_out})
     log(
         "augment",
-        f"{rows_out:,} texts from {rows_in:,} rows -> {out} (not written: "
+        f"{rows_out:,} texts from {rows_in:,} rows -> {cfg.output_dir} (not written: "
         + ", ".join(f"{k} {v:,}" for k, v in skipped.items())
         + f"); {manifest['seconds']:.1f}s",
     )

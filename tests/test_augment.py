@@ -98,6 +98,28 @@ def test_complete_output_is_skipped_unless_forced(tmp_path):
     assert again["config"]["variants"] == 3 and augment.run(cfg.model_copy(update={"variants": 3})) == again
 
 
+def test_output_on_object_storage(tmp_path, s3_server):
+    # As on a cluster whose run directory is s3:// or gs://: the output is written there, the
+    # input and the exclude sets may be there too, and a finished output is skipped there.
+    from bert2dnn_ray import io
+
+    inp = _input(tmp_path)
+    local = augment.run(augment.AugmentConfig(input=str(inp), output_dir=str(tmp_path / "o"), variants=3))
+    remote_in = f"{s3_server[0]}/augment/{tmp_path.name}/in.parquet"
+    io.write_parquet_atomic(pq.read_table(inp), remote_in)
+    out = f"{s3_server[0]}/augment/{tmp_path.name}/out"
+    cfg = augment.AugmentConfig(input=remote_in, output_dir=out, variants=3)
+    got = augment.run(cfg)
+    assert got["output_rows"] == local["output_rows"] > 0 and got["not_written"] == local["not_written"]
+    assert io.exists(f"{out}/_SUCCESS.json") and io.read_json(f"{out}/manifest.json") == got
+    assert io.read_table(f"{out}/data").to_pydict() == _out(tmp_path / "o")  # the same rows
+    assert augment.run(cfg) == got  # finished: skipped
+    with pytest.raises(ConfigError, match=r"other settings \(variants: 3 -> 2\)"):
+        augment.run(cfg.model_copy(update={"variants": 2}))
+    forced = augment.run(cfg.model_copy(update={"variants": 2, "force": True}))
+    assert io.read_table(f"{out}/data").num_rows == forced["output_rows"] < got["output_rows"]
+
+
 def test_bad_configs_and_inputs_are_one_line_errors(tmp_path, capsys):
     with pytest.raises(ValidationError, match="mask_prob \\+ replace_prob"):
         augment.AugmentConfig(mask_prob=0.6, replace_prob=0.6)
