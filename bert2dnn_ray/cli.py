@@ -56,7 +56,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "pipeline": (
         "bert2dnn_ray.pipeline",
         "PipelineConfig",
-        "run data, finetune, label, train, evaluate, export",
+        "run data, finetune, augment (optional), label, train, evaluate, export",
     ),
 }
 

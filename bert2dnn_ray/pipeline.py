@@ -1,4 +1,4 @@
-"""The whole pipeline: data → teachers → soft labels → student → evaluation → export.
+"""The whole pipeline: data → teachers → (augment) → soft labels → student → evaluation → export.
 
 Each stage's section is that stage's own config; paths left unset are filled in under the run
 directory ``<runs_dir>/<name>/``. Stages that already finished are skipped, so running the
@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from . import augment as augment_mod
 from . import data as data_mod
 from . import evaluate as evaluate_mod
 from . import export as export_mod
@@ -25,7 +26,7 @@ from .runtime import log
 from .student import train as train_mod
 from .teachers import TeacherSpec
 
-STAGES = ("data", "finetune", "label", "train", "evaluate", "export")
+STAGES = ("data", "finetune", "augment", "label", "train", "evaluate", "export")
 
 
 class DataSection(data_mod.DataConfig):
@@ -48,11 +49,16 @@ class PipelineConfig(Strict):
         "runs", description="local/shared path, or a URI (s3://, gs://) every node can reach"
     )
     address: str | None = Field(None, description="Ray cluster address (default RAY_ADDRESS or local)")
-    stages: list[Literal["data", "finetune", "label", "train", "evaluate", "export"]] = Field(
+    stages: list[Literal["data", "finetune", "augment", "label", "train", "evaluate", "export"]] = Field(
         default_factory=lambda: list(STAGES), description="stages to run, in pipeline order"
     )
     data: DataSection = DataSection()
     finetune: teacher_mod.FinetuneConfig = teacher_mod.FinetuneConfig()
+    augment: augment_mod.AugmentConfig | None = Field(
+        None,
+        description="perturbed copies of the labeled train set (never a dev or test text), soft-labeled "
+        "like the unlabeled set; the student trains on both. null: none (the augment stage is skipped)",
+    )
     label: label_mod.LabelConfig = label_mod.LabelConfig()
     train: train_mod.TrainConfig = train_mod.TrainConfig()
     evaluate: evaluate_mod.EvalConfig = evaluate_mod.EvalConfig()
@@ -63,6 +69,42 @@ def _fill(section: Strict, **defaults: Any) -> Any:
     """Copy of ``section`` with every field that is unset (None / empty) given ``defaults``."""
     update = {k: v for k, v in defaults.items() if getattr(section, k) in (None, [], {})}
     return section.model_validate({**section.model_dump(), **update})
+
+
+def _augment_stages(
+    cfg: PipelineConfig,
+    run_dir: str,
+    paths: dict[str, str],
+    cols: data_mod.Columns,
+    lb: label_mod.LabelConfig,
+) -> tuple[augment_mod.AugmentConfig | None, label_mod.LabelConfig | None]:
+    """The augment stage's config and the label config of its output (None, None: no augment)."""
+    if cfg.augment is None:
+        return None, None
+    aug = _fill(
+        cfg.augment,
+        input=paths["train"],
+        output_dir=io.join(run_dir, "augmented"),
+        exclude=[paths["dev"], paths["test"]],
+    )
+    if "columns" not in cfg.augment.model_fields_set:
+        aug = aug.model_copy(update={"columns": data_mod.Columns(text=cols.text, pair=cols.pair, id=cols.id)})
+    have = (aug.columns.text, aug.columns.pair)
+    if have != (lb.columns.text, lb.columns.pair):
+        raise ConfigError(
+            f"augment: the copies have the labeled set's text columns {have} but the unlabeled set's are "
+            f"{(lb.columns.text, lb.columns.pair)}; name them alike (data.unlabeled_columns) so that the "
+            "student trains on both"
+        )
+    aug_lb = lb.model_copy(
+        update={
+            "input": io.join(aug.output_dir, "data"),
+            "output_dir": io.join(run_dir, "soft_augmented"),
+            "columns": data_mod.Columns(text=aug.columns.text, pair=aug.columns.pair, id="id"),
+            "keep_columns": [],
+        }
+    )
+    return aug, aug_lb
 
 
 def resolve(cfg: PipelineConfig) -> dict[str, Any]:
@@ -122,9 +164,10 @@ def resolve(cfg: PipelineConfig) -> dict[str, Any]:
         lb = lb.model_copy(update={"columns": ucols})
     if lb.stack.method == "logreg" and not lb.stack.dev:
         lb = lb.model_copy(update={"stack": lb.stack.model_copy(update={"dev": paths["dev"]})})
+    aug, aug_lb = _augment_stages(cfg, run_dir, paths, cols, lb)
     tr = _fill(
         cfg.train,
-        soft_labels=lb.output_dir,
+        soft_labels=lb.output_dir if aug_lb is None else [lb.output_dir, aug_lb.output_dir],
         dev=paths["dev"],
         output_dir=io.join(run_dir, "student"),
         storage_path=io.join(run_dir, "_checkpoints")
@@ -154,7 +197,9 @@ def resolve(cfg: PipelineConfig) -> dict[str, Any]:
         "run_dir": run_dir,
         "data": data_cfg,
         "finetune": ft,
+        "augment": aug,
         "label": lb,
+        "label_augmented": aug_lb,
         "train": tr,
         "evaluate": ev,
         "export": ex,
@@ -180,8 +225,16 @@ def run(cfg: PipelineConfig) -> dict[str, Any]:
                 results[stage] = data_mod.run(stages["data"])
         elif stage == "finetune":
             results[stage] = teacher_mod.run(stages["finetune"])
+        elif stage == "augment":
+            if stages["augment"] is None:
+                log("pipeline", "no augment section: nothing to do")
+            else:
+                results[stage] = augment_mod.run(stages["augment"])
         elif stage == "label":
             results[stage] = label_mod.run(stages["label"])
+            if stages["label_augmented"] is not None:
+                log("pipeline", "labeling the augmented copies")
+                results["label_augmented"] = label_mod.run(stages["label_augmented"])
         elif stage == "train":
             results[stage] = train_mod.run(stages["train"])
         elif stage == "evaluate":

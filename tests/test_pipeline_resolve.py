@@ -166,3 +166,24 @@ def test_runs_dir_uri_fills_every_stage_with_uris():
     )
     assert (r["train"].output_dir, r["train"].storage_path) == (f"{run}/student", f"{run}/_checkpoints")
     assert (r["evaluate"].output, r["export"].output_dir) == (f"{run}/eval.json", f"{run}/export")
+
+
+def test_augment_section_adds_copies_and_a_second_soft_label_set(tmp_path):
+    none = resolve(_cfg(tmp_path))
+    assert none["augment"] is None and none["label_augmented"] is None
+    r = resolve(_cfg(tmp_path, "augment.variants=3"))
+    run, data = tmp_path / "runs" / "exp", tmp_path / "runs" / "exp" / "data"
+    aug = r["augment"]
+    assert aug.variants == 3 and aug.input == str(data / "train.parquet")
+    assert aug.output_dir == str(run / "augmented")
+    assert aug.exclude == [str(data / "dev.parquet"), str(data / "test.parquet")]  # never a dev/test text
+    al = r["label_augmented"]
+    assert al.input == str(run / "augmented" / "data") and al.output_dir == str(run / "soft_augmented")
+    assert (al.columns.text, al.columns.id, al.keep_columns) == ("text", "id", [])
+    assert al.teachers == r["label"].teachers and al.temperatures == r["label"].temperatures
+    assert r["train"].soft_labels == [str(run / "soft_labels"), str(run / "soft_augmented")]
+    pairs = resolve(_cfg(tmp_path, "augment.variants=2", "data.synthetic.task=query_title"))
+    assert (pairs["augment"].columns.text, pairs["augment"].columns.pair) == ("query", "title")
+    assert pairs["label_augmented"].columns.pair == "title"
+    with pytest.raises(ConfigError, match=r"augment: .*\('query', None\); name them alike"):
+        resolve(_cfg(tmp_path, "augment.variants=2", "data.unlabeled_columns.text=query"))

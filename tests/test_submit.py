@@ -389,6 +389,7 @@ def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert
             "finetune.teachers.0.learning_rate=0.005",
             "finetune.teachers.0.max_length=24",
             "label.chunk_rows=1000",
+            "augment.variants=2",  # perturbed copies of train, labeled too: the student learns from both
             "train.epochs=3",
             "train.learning_rate=0.05",
             "train.featurizer.num_buckets=16384",
@@ -418,6 +419,12 @@ def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert
             assert (run / "data" / f"{name}.parquet").stat().st_size > 0, name
         manifest = json.loads((run / "soft_labels" / "manifest.json").read_text())
         assert manifest["input_rows"] == 3000 == manifest["labeled_rows"] + manifest["quarantined_rows"]
+        copies = json.loads((run / "augmented" / "manifest.json").read_text())
+        assert copies["input_rows"] == 800 and 0 < copies["output_rows"] <= 1600
+        soft_aug = json.loads((run / "soft_augmented" / "manifest.json").read_text())
+        assert soft_aug["input_rows"] == copies["output_rows"]
+        trained = json.loads((run / "student" / "metrics.json").read_text())
+        assert trained["train_rows"] == manifest["labeled_rows"] + soft_aug["labeled_rows"]
         ev = json.loads((run / "eval.json").read_text())
         models = {m["model"]: m for m in ev["models"]}
         # A 4-class task (chance 0.25): the tiny teacher learns it, and the student learns the teacher.
