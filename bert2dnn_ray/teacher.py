@@ -269,7 +269,10 @@ def _to_ray_dataset(ds: data_mod.LabeledSet):
     return ray.data.from_arrow(pa.table(cols))
 
 
-def finetune_one(cfg: FinetuneConfig, spec: TeacherTrainSpec, train, dev, num_labels: int) -> str:
+def finetune_one(
+    cfg: FinetuneConfig, spec: TeacherTrainSpec, train, dev, num_labels: int, rows: dict[str, str]
+) -> str:
+    """Fine-tune one teacher (or skip it when done); ``rows``: the train and dev sets' digests."""
     import ray.train
     from ray.train.torch import TorchTrainer
 
@@ -281,8 +284,7 @@ def finetune_one(cfg: FinetuneConfig, spec: TeacherTrainSpec, train, dev, num_la
         "num_labels": num_labels,
         "label_names": cfg.label_names,
         "num_workers": cfg.num_workers,
-        "train": train.digest(),
-        "dev": dev.digest(),
+        **rows,
     }
     if is_done(out) and not cfg.force:
         done = read_json(io.join(out, "metrics.json"))
@@ -379,4 +381,5 @@ def run(cfg: FinetuneConfig) -> dict[str, str]:
     for spec in cfg.teachers:
         hf.load_tokenizer(spec.model, cfg.trust_remote_code)  # fail fast on a bad model path
     init_ray(cfg.address)
-    return {spec.name: str(finetune_one(cfg, spec, train, dev, num_labels)) for spec in cfg.teachers}
+    rows = {"train": train.digest(), "dev": dev.digest()}  # once, for every teacher
+    return {spec.name: str(finetune_one(cfg, spec, train, dev, num_labels, rows)) for spec in cfg.teachers}

@@ -570,7 +570,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             "threads": threads,
             # Workers run in another directory: a local path is made absolute.
             "init_from": cfg.init_from
-            and (cfg.init_from if "://" in cfg.init_from else os.path.abspath(cfg.init_from)),
+            and (cfg.init_from if io.is_uri(cfg.init_from) else os.path.abspath(cfg.init_from)),
         },
         scaling_config=ray.train.ScalingConfig(
             num_workers=cfg.num_workers,
