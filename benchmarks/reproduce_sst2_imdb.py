@@ -427,8 +427,9 @@ def _scale_line(result: dict[str, Any]) -> str:
 def _own_teacher(student: dict[str, Any], teachers: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The teacher row a student learned from: the stacked teachers, or one teacher by name."""
     target = student.get("target", "stacked")
-    want = ("stacked", None) if target == "stacked" else ("teacher", f"teacher:{target}")
-    return next((t for t in teachers if t["kind"] == want[0] and want[1] in (None, t["model"])), None)
+    if target == "stacked":
+        return next((t for t in teachers if t["kind"] == "stacked"), None)
+    return next((t for t in teachers if t["model"] == f"teacher:{target}"), None)
 
 
 def _seed_spread(
