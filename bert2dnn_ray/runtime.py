@@ -178,13 +178,18 @@ def is_done(out_dir: str | Path) -> bool:
     return io.exists(io.join(str(out_dir), SUCCESS))
 
 
+def changed_settings(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """``(key, old value, new value)`` for each key of ``new`` that ``old`` has with another value.
+    Keys missing from ``old`` (an output from before a setting existed) are not compared."""
+    return [(k, old[k], v) for k, v in new.items() if k in old and old[k] != v]
+
+
 def refuse_other_settings(
     stage: str, out_dir: str | Path, written: dict[str, Any], now: dict[str, Any]
 ) -> None:
     """A complete output made with other settings is not this run's output: refuse to skip to it
-    (whatever was made from it would silently be stale too). Keys missing on either side (an
-    output from before a setting existed) are not compared."""
-    diff = [f"{k}: {written[k]!r} -> {v!r}" for k, v in now.items() if k in written and written[k] != v]
+    (whatever was made from it would silently be stale too)."""
+    diff = [f"{k}: {a!r} -> {b!r}" for k, a, b in changed_settings(written, now)]
     if diff:
         raise ConfigError(
             f"{stage}: {out_dir} was written with other settings ({'; '.join(diff)}); set force=true to "

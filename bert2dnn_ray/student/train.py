@@ -32,6 +32,7 @@ from ..errors import ConfigError, DataError
 from ..featurizer import FeaturizerConfig
 from ..runtime import (
     actor_cpus,
+    changed_settings,
     fresh_run,
     init_ray,
     is_done,
@@ -170,7 +171,8 @@ def _check_init(cfg: TrainConfig, num_labels: int) -> None:
 
     have = flat(meta["featurizer"], meta["model"])
     want = flat(cfg.featurizer, cfg.model.model_copy(update={"num_labels": num_labels}))
-    diff = [f"{k}: {have[k]!r} there, {v!r} here" for k, v in want.items() if k != "dropout" and have[k] != v]
+    want.pop("dropout")  # a training setting, not a shape
+    diff = [f"{k}: {a!r} there, {b!r} here" for k, a, b in changed_settings(have, want)]
     if diff:
         raise ConfigError(f"train.init_from: {cfg.init_from} is another shape of student ({'; '.join(diff)})")
 
