@@ -203,6 +203,7 @@ def run(cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[str, Any])
         "dedup": cfg.dedup,
         "dedup_partitions": parts,
         "teachers": lab["teachers"],
+        "labeling_wall_seconds": lab.get("labeling_wall_seconds"),
         "temperatures": cfg.temperatures,
         "stacking": lab["stacking"],
         "columns": cfg.columns.model_dump(),

@@ -559,10 +559,29 @@ def summarize(
         "stacking": {k: v for k, v in stacker.items() if k not in ("coef", "intercept")},
         "columns": cfg.columns.model_dump(),
         "label_seconds_this_run": seconds,
+        "labeling_wall_seconds": wall_seconds(stats),
         "files": sorted(f"data/part-{c['chunk_id']}.parquet" for c in chunks),
         "dedup": cfg.dedup,
     }
     return manifest
+
+
+def wall_seconds(stats: list[dict[str, Any]]) -> float | None:
+    """Wall-clock seconds during which some actor was labeling one of these committed chunks.
+
+    The union of the chunks' ``[started_at, finished_at]`` intervals, over every run that
+    committed one: parallel actors are not counted twice, and the idle time between a run and its
+    resume is not counted at all. ``None`` when a chunk lacks its times (an older version's).
+    """
+    spans = [(s.get("started_at"), s.get("finished_at")) for s in stats]
+    if any(a is None or b is None for a, b in spans):
+        return None
+    total, end = 0.0, float("-inf")
+    for a, b in sorted(spans):
+        if b > end:
+            total += b - max(a, end)
+            end = b
+    return round(total, 3)
 
 
 def soft_label_files(output_dir: str) -> list[str]:

@@ -186,7 +186,11 @@ def _train_loop(loop_cfg: dict[str, Any]) -> None:  # runs on every Ray Train wo
                     )
                 if step >= steps_per_epoch:
                     break
-        metrics: dict[str, Any] = {"epoch": epoch, "train_loss": loss_sum / max(1, seen)}
+        metrics: dict[str, Any] = {
+            "epoch": epoch,
+            "train_loss": loss_sum / max(1, seen),
+            "train_seconds": round(time.perf_counter() - t_epoch, 3),
+        }
         with tempfile.TemporaryDirectory() as tmp:
             if rank == 0:
                 raw.eval()

@@ -104,6 +104,21 @@ def test_label_schema_temperatures_stacking_and_quarantine(ray_session, tiny_ber
     m2 = label.run(_cfg(inp, out, [("a", t1), ("b", t2)], temperatures=[1.0, 2.0], chunk_rows=100))
     assert m2["labeled_rows"] == m["labeled_rows"]
     assert m2["label_seconds_this_run"] < m["label_seconds_this_run"] + 1
+    # The labeling wall time comes from the committed chunks, so a run with nothing to do keeps it.
+    assert 0 < m["labeling_wall_seconds"] <= m["label_seconds_this_run"]
+    assert m2["labeling_wall_seconds"] == m["labeling_wall_seconds"]
+
+
+def test_wall_seconds_is_the_union_of_chunk_intervals():
+    def chunk(a, b):
+        return {"started_at": a, "finished_at": b}
+
+    # Two actors overlapping (10-20, 15-25), a resume after a pause (100-110) and a chunk inside
+    # another's interval: 15 s + 10 s, not the 36 s of the intervals summed.
+    stats = [chunk(100.0, 110.0), chunk(10.0, 20.0), chunk(15.0, 25.0), chunk(11.0, 12.0)]
+    assert label.wall_seconds(stats) == 25.0
+    assert label.wall_seconds([]) == 0.0
+    assert label.wall_seconds([chunk(1.0, 2.0), {"chunk_id": "old"}]) is None  # an older chunk record
 
 
 def test_label_errors_before_work(ray_session, tiny_bert_factory, tmp_path):
@@ -238,6 +253,10 @@ def test_dedup_distinct_and_join_match_plain_labeling(ray_session, tiny_bert_fac
     assert (
         again["labeled_rows"] == joined["labeled_rows"] and again["distinct_rows"] == joined["distinct_rows"]
     )
+    # The labeling wall time of the distinct texts is carried up to the deduplicating run's manifest.
+    for m in (joined, distinct):
+        assert 0 < m["labeling_wall_seconds"] <= m["label_seconds_this_run"]
+    assert again["labeling_wall_seconds"] == joined["labeling_wall_seconds"]
 
 
 def test_teacher_runner_prefetch_matches_inline(tiny_bert_factory):

@@ -112,6 +112,8 @@ def test_finetune_learns_saves_and_resumes_after_sigkill(session_address, tiny_b
     # Epochs finished before the kill were not redone: their recorded results are unchanged.
     for h in first["history"]:
         assert metrics["history"][h["epoch"]]["train_loss"] == pytest.approx(h["train_loss"])
+        assert metrics["history"][h["epoch"]]["train_seconds"] == h["train_seconds"]
+    assert all(h["train_seconds"] > 0 for h in metrics["history"])  # each epoch's training time
     assert metrics["best"]["dev_accuracy"] >= 0.9  # the toy task is learnable in a few epochs
 
     # Saved as a Hugging Face checkpoint (safetensors + tokenizer), with the label names.
