@@ -203,6 +203,14 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
     teacher.run(ft)
     timings["finetune_s"] = time.perf_counter() - t0
     specs = _teachers(cfg, ft)
+    recorded: dict[str, dict[str, float | None]] = {
+        "finetune": {
+            s.name: _epoch_seconds(read_json(m)) if (m := Path(s.path) / "metrics.json").exists() else None
+            for s in specs
+        },
+        "label": {},
+        "students": {},
+    }
 
     # 2. Soft labels: the transfer set (dedup: each distinct sentence once) and SST-2 train
     #    (keeping its gold label, for the gold-only and gold-mixing students).
@@ -239,6 +247,9 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
             [],
         )
     timings["label_s"] = time.perf_counter() - t0
+    for part, m in (("transfer set", transfer_m), ("SST-2 train", sst_m), ("augmented copies", aug_m)):
+        if m is not None:
+            recorded["label"][part] = m.get("labeling_wall_seconds")
 
     # 3. Teachers (and their stack) on test.
     test = {"test": paths["test"], "columns": {"text": "sentence", "label": "label"}}
@@ -347,6 +358,7 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
         )
         log("reproduce", f"student {sid}: {v['desc']}")
         m = train.run(tc)
+        recorded["students"][sid] = _epoch_seconds(m)
         ev = _evaluate(
             run_dir / "eval" / f"{sid}.json",
             [tc.output_dir],
@@ -392,6 +404,7 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
         "test_rows": ev_t.get("rows"),
         "students": students,
         "timings": timings,
+        "recorded_seconds": recorded,
         "hardware": {
             "gpu": _gpu_name(),
             "cpus": os.cpu_count(),
@@ -401,6 +414,42 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
     }
     write_report(result, Path(cfg.report_dir))
     return result
+
+
+def _epoch_seconds(metrics: dict[str, Any]) -> float | None:
+    """Training time a teacher's or student's ``metrics.json`` records: its epochs' ``train_seconds``
+    summed (an epoch resumed after a kill counts from the resume). None when an epoch lacks it."""
+    history = metrics.get("history") or []
+    if not history or any("train_seconds" not in h for h in history):
+        return None
+    return round(sum(float(h["train_seconds"]) for h in history), 3)
+
+
+def _compute_line(result: dict[str, Any]) -> str:
+    """What the outputs record of their own cost, whichever invocations made them."""
+    rec = result.get("recorded_seconds")
+    if not rec:
+        return ""
+
+    def minutes(v: float | None) -> str:
+        return "not recorded" if v is None else f"{v / 60:,.0f} min"
+
+    def total(values: list[float | None], noun: str) -> str:
+        known = [v for v in values if v is not None]
+        if not known:
+            return "not recorded"
+        s = minutes(sum(known))
+        return s if len(known) == len(values) else f"{s} for {len(known)} of the {len(values)} {noun}"
+
+    parts = ", ".join(f"{part} {minutes(v)}" for part, v in rec["label"].items())
+    return (
+        "Compute recorded in the outputs, over every invocation that made them (training epochs for "
+        "teachers and students, without start-up and dev evaluation; for labeling, the wall time of "
+        "the labeling actors; outputs made before these were recorded say not recorded): teacher "
+        f"fine-tuning {total(list(rec['finetune'].values()), 'teachers')}; labeling "
+        f"{total(list(rec['label'].values()), 'labeled sets')} ({parts}); "
+        f"{len(rec['students'])} students {total(list(rec['students'].values()), 'students')}."
+    )
 
 
 def _scale_line(result: dict[str, Any]) -> str:
@@ -558,6 +607,9 @@ def write_report(result: dict[str, Any], out: Path) -> None:
         "Numbers: `sst2_imdb.json`.",
         "",
     ]
+    compute = _compute_line(result)
+    if compute:
+        lines[-1:-1] = ["", compute]
     (out / "sst2_imdb.md").write_text("\n".join(lines), encoding="utf-8")
 
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -152,6 +152,32 @@ def test_report_tables_and_plots(tmp_path):
     )
     assert "With 500 test sentences one standard error of an accuracy is about 0.014" in md
     assert "`sst2/test.tsv` (500 sentences, GLUE SST-2 dev)" in md
+    assert "Compute recorded" not in md  # a result from before the outputs recorded their cost
+
+    # What the outputs record of their cost: teachers trained before fine-tuning recorded its time
+    # say so; a student without it is left out of the sum, and the sum says how many it covers.
+    result["recorded_seconds"] = {
+        "finetune": {"minilm": None, "minilm3": None},
+        "label": {"transfer set": 4083.0, "SST-2 train": 150.0, "augmented copies": None},
+        "students": {"gold_only": 600.0, "stacked_t2": 1200.0, "stacked_t2_n10000": None},
+    }
+    mod.write_report(result, tmp_path)
+    md = (tmp_path / "sst2_imdb.md").read_text()
+    assert (
+        "Compute recorded in the outputs, over every invocation that made them (training epochs for "
+        "teachers and students, without start-up and dev evaluation; for labeling, the wall time of "
+        "the labeling actors; outputs made before these were recorded say not recorded): teacher "
+        "fine-tuning not recorded; labeling 71 min for 2 of the 3 labeled sets (transfer set 68 min, "
+        "SST-2 train 2 min, augmented copies not recorded); 3 students 30 min for 2 of the 3 students." in md
+    )
+
+
+def test_epoch_seconds_sums_a_history_that_records_them():
+    mod = _module()
+    h = [{"epoch": 0, "train_seconds": 10.5}, {"epoch": 1, "train_seconds": 20.0}]
+    assert mod._epoch_seconds({"history": h}) == 30.5
+    assert mod._epoch_seconds({"history": [*h, {"epoch": 2}]}) is None  # an older epoch record
+    assert mod._epoch_seconds({}) is None
 
 
 def test_evaluation_is_reused_until_its_model_or_settings_change(tmp_path, monkeypatch):
