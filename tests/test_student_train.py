@@ -130,6 +130,56 @@ def test_train_rejects_missing_soft_label_column(tmp_path):
         train.run(_cfg(tmp_path, soft, dev, "x", temperature=1.0))
     with pytest.raises(DataError, match="no manifest.json"):
         train.run(_cfg(tmp_path, tmp_path, dev, "y"))
+    # Neither the probabilities at T nor logits to compute them from.
+    with pytest.raises(DataError, match="no column 'stacked_probs_t3' .*, nor 'stacked_logits' to compute"):
+        train.run(_cfg(tmp_path, soft, dev, "z", temperature=3.0))
+
+
+def _with_logits(src: Path, dest: Path, keep_probs: bool) -> Path:
+    """A copy of a soft-label dir with ``stacked_logits`` (log of its T=2 probabilities), with or
+    without the probabilities column (a label run configured without that temperature)."""
+    (dest / "data").mkdir(parents=True)
+    for f in sorted((src / "data").glob("*.parquet")):
+        t = pq.read_table(f)
+        probs = np.stack(t["stacked_probs_t2"].to_numpy(zero_copy_only=False))
+        flat = pa.array(np.log(probs).reshape(-1).astype(np.float32))
+        if not keep_probs:
+            t = t.drop_columns(["stacked_probs_t2"])
+        t = t.append_column("stacked_logits", pa.FixedSizeListArray.from_arrays(flat, probs.shape[1]))
+        pq.write_table(t, dest / "data" / f.name)
+    (dest / "manifest.json").write_text((src / "manifest.json").read_text())
+    return dest
+
+
+def test_soft_targets_from_logits_are_the_label_stage_probabilities():
+    from bert2dnn_ray.metrics import softmax
+
+    logits = np.array([[2.0, -1.0, 0.5], [0.0, 0.0, 3.0]], dtype=np.float32)
+    for t in (1.0, 3.0, 0.5):
+        got = train._soft_targets(list(logits), t).numpy()
+        np.testing.assert_allclose(got, softmax(logits, t), atol=1e-6)
+    probs = np.array([[0.7, 0.2, 0.1]], dtype=np.float32)
+    np.testing.assert_array_equal(train._soft_targets(list(probs), None).numpy(), probs)  # as they are
+
+
+def test_train_at_a_temperature_the_labels_lack(ray_session, tmp_path):
+    soft, dev = _soft_labels(tmp_path, n=3000)
+    logits = _with_logits(soft, tmp_path / "logits", keep_probs=False)
+    # T=3 has no probabilities column anywhere: the student trains on softmax(logits / 3).
+    m = train.run(_cfg(tmp_path, logits, dev, "t3", temperature=3.0, epochs=1, num_workers=1))
+    assert m["soft_label_column"] == "stacked_logits" and m["soft_label_temperature"] == 3.0
+    assert m["best"]["dev_accuracy"] > 0.8  # the softened targets keep the teacher's argmax
+    # T=2 where one set has its probabilities and the other only logits: both from logits.
+    full = _with_logits(soft, tmp_path / "full", keep_probs=True)
+    both = train.run(
+        _cfg(tmp_path, logits, dev, "mixed", soft_labels=[str(full), str(logits)], epochs=1, max_rows=640)
+    )
+    assert both["soft_label_column"] == "stacked_logits" and both["soft_label_temperature"] == 2.0
+    # One set with probabilities only, one with logits only: no column serves both.
+    with pytest.raises(
+        DataError, match="soft: no column 'stacked_logits', and another soft-label set has no"
+    ):
+        train.run(_cfg(tmp_path, soft, dev, "none", soft_labels=[str(soft), str(logits)]))
 
 
 def _with_soft(src: Path, dest: Path, uniform: bool, gold: bool, n: int | None = None) -> Path:
@@ -184,6 +234,8 @@ def test_hard_label_term_union_and_max_rows(ray_session, tmp_path):
         )
     )
     assert mixed["train_rows"] == 7000 and not mixed["cached_in_object_store"]
+    # Every set has the label stage's probabilities at T=2: they are used as they are.
+    assert mixed["soft_label_column"] == "stacked_probs_t2" and mixed["soft_label_temperature"] is None
     # prune_checkpoints: once the student is written, its run's checkpoints are gone (it serves).
     assert not (tmp_path / "mixed" / "ckpt" / "student").exists()
     assert (tmp_path / "mixed" / "student" / "_SUCCESS.json").exists()

@@ -5,9 +5,11 @@ Loss (per example)::
     (1 - w) * CE(teacher_probs_T, softmax(student_logits)) + w * CE(gold_label, softmax(student_logits))
 
 where ``teacher_probs_T`` is the chosen soft-label column (a teacher's or the stacked one) at
-temperature T, and ``w = hard_label_weight`` applies to the rows that have a gold label
-(``columns.label``); rows without one (a null label, or a soft-label set without the column,
-such as an unlabeled transfer set trained together with a labeled one) keep the soft term only.
+temperature T (when the soft labels have no column for that T: the softmax of the same source's
+logits divided by T, so any temperature trains without labeling again), and
+``w = hard_label_weight`` applies to the rows that have a gold label (``columns.label``); rows
+without one (a null label, or a soft-label set without the column, such as an unlabeled transfer
+set trained together with a labeled one) keep the soft term only.
 Checkpoints (every epoch and every ``checkpoint_every_steps``) hold the current weights, the
 optimizer, the step counters and the best-so-far weights, so a killed run resumes mid-epoch
 with its step counter intact. At the end the best epoch (by dev accuracy) is saved as a
@@ -55,7 +57,11 @@ class TrainConfig(Strict):
         data_mod.Columns(), description="text/pair columns (and gold label, if any)"
     )
     target: str = Field("stacked", description="soft-label source: 'stacked' or a teacher name")
-    temperature: float = Field(2.0, gt=0, description="use the <target>_probs_t<T> column")
+    temperature: float = Field(
+        2.0,
+        gt=0,
+        description="use the <target>_probs_t<T> column; without one, softmax(<target>_logits / T)",
+    )
     hard_label_weight: float = Field(
         0.0,
         ge=0,
@@ -147,10 +153,20 @@ def _settings(cfg: TrainConfig) -> dict[str, Any]:
     return cfg.model_dump(mode="json", exclude=_RUN_ONLY_SETTINGS)
 
 
-def _soft_column(cfg: TrainConfig) -> str:
+def _soft_columns(cfg: TrainConfig) -> tuple[str, str]:
+    """The soft-label column of ``target`` at ``temperature``, and the logits it is computed from."""
     from ..label import temp_suffix
 
-    return f"{cfg.target}_probs_{temp_suffix(cfg.temperature)}"
+    return f"{cfg.target}_probs_{temp_suffix(cfg.temperature)}", f"{cfg.target}_logits"
+
+
+def _soft_targets(col: Any, temperature: float | None) -> Any:
+    """A batch's soft-label column as float32 targets [B, K]: probabilities as they are, or (with a
+    ``temperature``) logits turned into softmax(logits / T), what the label stage writes for T."""
+    import torch
+
+    target = torch.from_numpy(_as_matrix(col))
+    return target if temperature is None else torch.softmax(target / temperature, dim=-1)
 
 
 def _as_matrix(col: Any) -> np.ndarray:
@@ -309,7 +325,7 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             ids, offsets = feat.batch(list(batch[text_col]), list(batch[pair_col]) if pair_col else None)
             ids_t = torch.from_numpy(ids).to(device)
             off_t = torch.from_numpy(offsets).to(device)
-            target = torch.from_numpy(_as_matrix(batch[soft_col])).to(device)
+            target = _soft_targets(batch[soft_col], c["soft_temperature"]).to(device)
             for o in opts:
                 for g in o.param_groups:
                     g["lr"] = lr_at(state["global_step"])
@@ -387,9 +403,12 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
         report(metrics)
 
 
-def _soft_label_source(src: str, wanted: list[str]) -> tuple[list[str], Any, int, dict[str, Any], float]:
-    """Files, schema, row count, manifest and estimated in-memory bytes per row (of the
-    ``wanted`` columns, from the first file's footer) of one label-stage output; checks the columns."""
+def _soft_label_source(
+    src: str, wanted: list[str], soft: tuple[str, str]
+) -> tuple[list[str], Any, int, dict[str, Any], dict[str, float]]:
+    """Files, schema, row count, manifest and estimated in-memory bytes per row of each column
+    (from the first file's footer) of one label-stage output; checks that the ``wanted`` columns
+    and one of the ``soft`` columns (the probabilities, or the logits to compute them from) are there."""
     import pyarrow.parquet as pq
 
     from ..label import soft_label_files
@@ -399,18 +418,20 @@ def _soft_label_source(src: str, wanted: list[str]) -> tuple[list[str], Any, int
     with fs.open_input_file(first) as f:
         pf = pq.ParquetFile(f)
         schema, meta = pf.schema_arrow, pf.metadata
-    names = [meta.schema.column(j).path.split(".")[0] for j in range(meta.num_columns)]
-    size = sum(
-        meta.row_group(i).column(j).total_uncompressed_size
-        for i in range(meta.num_row_groups)
-        for j in range(meta.num_columns)
-        if names[j] in wanted
-    )
-    bytes_per_row = size / max(1, meta.num_rows)
+    col_bytes: dict[str, float] = {}
+    for j in range(meta.num_columns):
+        name = meta.schema.column(j).path.split(".")[0]
+        size = sum(meta.row_group(i).column(j).total_uncompressed_size for i in range(meta.num_row_groups))
+        col_bytes[name] = col_bytes.get(name, 0.0) + size / max(1, meta.num_rows)
+    avail = sorted(n for n in schema.names if "_probs_" in n or n.endswith("_logits"))
     for col in wanted:
         if col not in schema.names:
-            avail = sorted(n for n in schema.names if "_probs_" in n)
             raise DataError(f"{first}: no column {col!r} in the soft labels (soft-label columns: {avail})")
+    if not any(col in schema.names for col in soft):
+        raise DataError(
+            f"{first}: no column {soft[0]!r} in the soft labels, nor {soft[1]!r} to compute it from "
+            f"(soft-label columns: {avail})"
+        )
     manifest = read_json(io.join(src, "manifest.json"))
     rows = manifest.get("labeled_rows")
     if rows is None:
@@ -418,7 +439,7 @@ def _soft_label_source(src: str, wanted: list[str]) -> tuple[list[str], Any, int
         for path in files:
             with fs.open_input_file(io.filesystem(path)[1]) as f:
                 rows += pq.ParquetFile(f).metadata.num_rows
-    return files, schema, int(rows), manifest, bytes_per_row
+    return files, schema, int(rows), manifest, col_bytes
 
 
 def _read_parts_here(
@@ -488,13 +509,22 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     sources = [cfg.soft_labels] if isinstance(cfg.soft_labels, str) else list(cfg.soft_labels)
     if not sources:
         raise ConfigError("train.soft_labels is an empty list")
-    soft_col = _soft_column(cfg)
-    wanted = [cfg.columns.text] + ([cfg.columns.pair] if cfg.columns.pair else []) + [soft_col]
+    probs_col, logits_col = _soft_columns(cfg)
+    wanted = [cfg.columns.text] + ([cfg.columns.pair] if cfg.columns.pair else [])
     hard_col = cfg.columns.label if cfg.hard_label_weight > 0 else None
+    found = [(src, *_soft_label_source(src, wanted, (probs_col, logits_col))) for src in sources]
+    # The probabilities at T when every set has them, otherwise the logits they are computed from.
+    from_logits = not all(probs_col in schema.names for _, _, schema, _, _, _ in found)
+    soft_col = logits_col if from_logits else probs_col
+    wanted.append(soft_col)
     parts, rows, num_labels, manifest, est_bytes = [], 0, None, {}, 0.0
-    for src in sources:
-        files, schema, n, m, bpr = _soft_label_source(src, wanted)
-        est_bytes += bpr * n
+    for src, files, schema, n, m, col_bytes in found:
+        if soft_col not in schema.names:
+            raise DataError(
+                f"{src}: no column {logits_col!r}, and another soft-label set has no {probs_col!r}: "
+                f"every set needs {probs_col!r}, or every set {logits_col!r} to compute it from"
+            )
+        est_bytes += sum(col_bytes.get(c, 0.0) for c in wanted) * n
         k = schema.field(soft_col).type.list_size
         if num_labels is not None and k != num_labels:
             raise DataError(f"{src}: {soft_col} has {k} classes, {sources[0]} has {num_labels}")
@@ -568,6 +598,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             "num_labels": num_labels,
             "rows": rows,
             "soft_col": soft_col,
+            "soft_temperature": cfg.temperature if from_logits else None,
             "dev": dev,
             "threads": threads,
             # Workers run in another directory: a local path is made absolute.
@@ -590,7 +621,9 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     )
     log(
         "train",
-        f"student: {rows} soft-labeled rows ({soft_col}), {num_labels} classes, {cfg.epochs} epochs, "
+        f"student: {rows} soft-labeled rows ({soft_col}"
+        + (f" / T={cfg.temperature:g}, softmaxed" if from_logits else "")
+        + f"), {num_labels} classes, {cfg.epochs} epochs, "
         f"{cfg.num_workers} worker(s), buckets {cfg.featurizer.num_buckets}",
     )
     result = trainer.fit()
@@ -611,6 +644,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         "global_step": state["global_step"],
         "resumed_at_steps": state.get("resumed_at_steps", []),
         "soft_label_column": soft_col,
+        "soft_label_temperature": cfg.temperature if from_logits else None,
         "train_rows": rows,
         "cached_in_object_store": cached,
         "settings": _settings(cfg),
