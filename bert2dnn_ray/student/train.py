@@ -32,6 +32,7 @@ from .. import io
 from ..config import Strict
 from ..errors import ConfigError, DataError
 from ..featurizer import FeaturizerConfig
+from ..metrics import softmax
 from ..runtime import (
     actor_cpus,
     changed_settings,
@@ -162,11 +163,12 @@ def _soft_columns(cfg: TrainConfig) -> tuple[str, str]:
 
 def _soft_targets(col: Any, temperature: float | None) -> Any:
     """A batch's soft-label column as float32 targets [B, K]: probabilities as they are, or (with a
-    ``temperature``) logits turned into softmax(logits / T), what the label stage writes for T."""
+    ``temperature``) logits turned into softmax(logits / T) by the function the label stage
+    writes its ``_probs_t<T>`` columns with."""
     import torch
 
-    target = torch.from_numpy(_as_matrix(col))
-    return target if temperature is None else torch.softmax(target / temperature, dim=-1)
+    target = _as_matrix(col)
+    return torch.from_numpy(target if temperature is None else softmax(target, temperature))
 
 
 def _as_matrix(col: Any) -> np.ndarray:
@@ -516,6 +518,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     # The probabilities at T when every set has them, otherwise the logits they are computed from.
     from_logits = not all(probs_col in schema.names for _, _, schema, _, _, _ in found)
     soft_col = logits_col if from_logits else probs_col
+    soft_temperature = cfg.temperature if from_logits else None
     wanted.append(soft_col)
     parts, rows, num_labels, manifest, est_bytes = [], 0, None, {}, 0.0
     for src, files, schema, n, m, col_bytes in found:
@@ -598,7 +601,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             "num_labels": num_labels,
             "rows": rows,
             "soft_col": soft_col,
-            "soft_temperature": cfg.temperature if from_logits else None,
+            "soft_temperature": soft_temperature,
             "dev": dev,
             "threads": threads,
             # Workers run in another directory: a local path is made absolute.
@@ -622,7 +625,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     log(
         "train",
         f"student: {rows} soft-labeled rows ({soft_col}"
-        + (f" / T={cfg.temperature:g}, softmaxed" if from_logits else "")
+        + (f" / T={soft_temperature:g}, softmaxed" if from_logits else "")
         + f"), {num_labels} classes, {cfg.epochs} epochs, "
         f"{cfg.num_workers} worker(s), buckets {cfg.featurizer.num_buckets}",
     )
@@ -644,7 +647,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         "global_step": state["global_step"],
         "resumed_at_steps": state.get("resumed_at_steps", []),
         "soft_label_column": soft_col,
-        "soft_label_temperature": cfg.temperature if from_logits else None,
+        "soft_label_temperature": soft_temperature,
         "train_rows": rows,
         "cached_in_object_store": cached,
         "settings": _settings(cfg),
