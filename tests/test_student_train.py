@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from raytrain_snapshot import registered_step
+from raytrain_snapshot import registered_checkpoint, registered_step
 
 from bert2dnn_ray import Student, synthetic
 from bert2dnn_ray.errors import ConfigError, DataError
@@ -107,6 +107,8 @@ def test_train_learns_and_resumes_after_sigkill(session_address, s3_server, tmp_
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
     assert not (tmp_path / "killed" / "student" / "_SUCCESS.json").exists()
+    at_kill = registered_checkpoint(ckpt_root)["metrics"]  # where the resume starts
+    assert at_kill["train_seconds"] > 0, at_kill
 
     resumed = train.run(cfg)
     assert resumed["global_step"] == steps_total  # the step counter continued; it did not restart at 0
@@ -119,6 +121,10 @@ def test_train_learns_and_resumes_after_sigkill(session_address, s3_server, tmp_
     # batches were exactly those done before the kill, and the epoch's loss covers all of them.
     for r, k in zip(resumed["history"], ref["history"]):
         assert r["train_loss"] == pytest.approx(k["train_loss"], rel=1e-4), (r, k)
+    # ... and its time: the epoch the kill interrupted counts its seconds before the checkpoint too.
+    killed_epoch = resumed["history"][at_kill["epoch"]]
+    assert killed_epoch["train_seconds"] >= at_kill["train_seconds"], (killed_epoch, at_kill)
+    assert 0 <= killed_epoch["input_wait_seconds"] < killed_epoch["train_seconds"], killed_epoch
     s = Student.load(tmp_path / "killed" / "student")
     p = s.predict(["wireless headphones", "organic green tea"])
     assert p.shape == (2, 4) and s.label_names[0] == "electronics"

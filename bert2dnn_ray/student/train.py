@@ -305,10 +305,12 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
         ddp.train()
         skip = state["epoch_step"]
         # A run resumed mid-epoch carries the epoch's running sums, so its epoch metrics cover
-        # every batch of the epoch, not just those after the failure.
-        loss_sum, agree, seen = state.pop("epoch_sums", [0.0, 0, 0])
+        # every batch of the epoch, not just those after the failure: loss, agreement, rows and the
+        # seconds spent up to the checkpoint (checkpoints written before those were kept: 3 sums).
+        sums = state.pop("epoch_sums", [])
+        loss_sum, agree, seen, secs_before, wait_before = (*sums, *[0.0, 0, 0, 0.0, 0.0][len(sums) :])
         # Where this worker's epoch time goes: waiting for input batches vs the rest (featurize,
-        # forward, backward, optimizer, mid-epoch checkpoints). Since a resume: this process's part.
+        # forward, backward, optimizer, mid-epoch checkpoints).
         t_epoch = t_ready = time.perf_counter()
         input_wait = 0.0
         for bi, batch in enumerate(
@@ -351,16 +353,19 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             state["epoch_step"] += 1
             state["global_step"] += 1
             if cfg.checkpoint_every_steps and state["global_step"] % cfg.checkpoint_every_steps == 0:
-                state["epoch_sums"] = [loss_sum, agree, seen]
+                secs = secs_before + time.perf_counter() - t_epoch
+                state["epoch_sums"] = [loss_sum, agree, seen, secs, wait_before + input_wait]
                 report(
                     {
                         "epoch": epoch,
                         "global_step": state["global_step"],
                         "train_loss": loss_sum / max(1, seen),
+                        "train_seconds": round(secs, 3),
                     }
                 )
             t_ready = time.perf_counter()
-        train_s = time.perf_counter() - t_epoch
+        train_s = secs_before + time.perf_counter() - t_epoch
+        input_wait += wait_before
         metrics: dict[str, Any] = {
             "epoch": epoch,
             "epoch_completed": epoch,
