@@ -15,6 +15,10 @@ test sets, whose labels must not leak); each reason is counted in ``manifest.jso
 across rows are left to the labeling stage (``dedup: distinct``). Rows whose text is null or empty
 yield nothing and are counted too.
 
+The input is read in two passes, one file in memory at a time (the word counts over the first
+``vocab_rows`` rows, then the copies), so a large input split into files fits on the driver; the
+output is the same however the input is split.
+
 Output: ``<output_dir>/data/part-*.parquet`` with ``id`` (``<source id>#<k>``), the text column
 and the pair column (copied unchanged) when there is one; input of ``bert2dnn label``.
 """
@@ -74,17 +78,19 @@ class AugmentConfig(Strict):
         return self
 
 
-def _word_counts(cfg: AugmentConfig, normed: list[list[str]]) -> tuple[list[str], list[int]]:
-    """The replacement words (the first ``vocab_rows`` normalised texts' most common) and their
-    cumulative counts."""
+def _word_counts(cfg: AugmentConfig) -> tuple[list[str], list[int]]:
+    """The replacement words (the most common in the first ``vocab_rows`` normalised texts) and
+    their cumulative counts. Reads the input file by file, as far as ``vocab_rows`` goes."""
+    col = cfg.columns.text
     counts: collections.Counter[str] = collections.Counter()
     seen = 0
-    for texts in normed:
-        for text in texts:
-            if seen >= cfg.vocab_rows:
-                break
+    for _, table in io.iter_tables(cfg.input, columns=[col], text_columns=[col]):
+        for text in table[col].to_pylist()[: cfg.vocab_rows - seen]:
             seen += 1
-            counts.update(text.split(" "))
+            if text:
+                counts.update(normalize(text).split(" "))
+        if seen >= cfg.vocab_rows:
+            break
     counts.pop("", None)
     words = counts.most_common(cfg.vocab_size)
     return [w for w, _ in words], list(itertools.accumulate(c for _, c in words))
@@ -152,15 +158,13 @@ def _augment(cfg: AugmentConfig, out: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     cols = cfg.columns
     wanted = cols.texts + ([cols.id] if cols.id else [])
-    tables = io.read_tables(cfg.input, columns=wanted, text_columns=cols.texts)
-    # Each text normalised once: the word counts and the perturbation both read it.
-    normed = [[normalize(t) if t else "" for t in table[cols.text].to_pylist()] for _, table in tables]
-    vocab, cum = _word_counts(cfg, normed)
+    # Two passes over the input, one file in memory at a time: the word counts, then the copies.
+    vocab, cum = _word_counts(cfg)
     excluded = _excluded(cfg)
     log(
         "augment",
-        f"{sum(t.num_rows for _, t in tables):,} rows in {len(tables)} file(s); {len(vocab):,} replacement "
-        f"words; {len(excluded):,} excluded texts; {cfg.variants} candidates per row",
+        f"{len(io.resolve_files(cfg.input)[1])} file(s); {len(vocab):,} replacement words; "
+        f"{len(excluded):,} excluded texts; {cfg.variants} candidates per row",
     )
     perturb = _Perturber(cfg, vocab, cum)
     skipped = {"empty_input": 0, "empty": 0, "same_as_source": 0, "repeated": 0, "excluded": 0}
@@ -179,7 +183,8 @@ def _augment(cfg: AugmentConfig, out: Path) -> dict[str, Any]:
         for v in buf.values():
             v.clear()
 
-    for (path, table), texts in zip(tables, normed, strict=True):
+    for path, table in io.iter_tables(cfg.input, columns=wanted, text_columns=cols.texts):
+        texts = [normalize(t) if t else "" for t in table[cols.text].to_pylist()]
         pairs = table[cols.pair].to_pylist() if cols.pair else None
         ids = table[cols.id].to_pylist() if cols.id else None
         for r, src in enumerate(texts):

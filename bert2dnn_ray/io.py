@@ -252,21 +252,27 @@ def read_parquet_rows(
         return pf.read_row_groups(list(row_groups), columns=list(columns) if columns else None)
 
 
-def read_tables(
+def iter_tables(
     uri: str, columns: Sequence[str] | None = None, text_columns: Sequence[str] = ()
-) -> list[tuple[str, pa.Table]]:
-    """``(path, table)`` for every file under ``uri``, so that errors can name the file and row.
+) -> Iterator[tuple[str, pa.Table]]:
+    """``(path, table)`` for each file under ``uri`` in order, one file in memory at a time, so
+    that errors can name the file and row.
 
     Rows that are not valid UTF-8 in ``text_columns`` are an error naming the file and row.
     """
     fs, files = resolve_files(uri)
-    out = []
     for path in files:
         res = read_file(fs, path, columns=columns, text_columns=text_columns)
         for col, rows in res.invalid_utf8.items():
             raise DataError(f"{path}: row {rows[0]}: column {col!r} is not valid UTF-8")
-        out.append((path, res.table))
-    return out
+        yield path, res.table
+
+
+def read_tables(
+    uri: str, columns: Sequence[str] | None = None, text_columns: Sequence[str] = ()
+) -> list[tuple[str, pa.Table]]:
+    """Every file of ``iter_tables``, read at once."""
+    return list(iter_tables(uri, columns, text_columns))
 
 
 def read_table(uri: str, columns: Sequence[str] | None = None, text_columns: Sequence[str] = ()) -> pa.Table:

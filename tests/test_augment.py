@@ -53,6 +53,34 @@ def test_every_candidate_is_written_or_counted_and_runs_are_deterministic(tmp_pa
     assert _out(tmp_path / "c") != got and other["input_rows"] == 5
 
 
+def test_input_in_several_files_gives_the_same_copies(tmp_path):
+    # augment holds one input file at a time (one pass for the word counts, one for the copies):
+    # how the input is split into files changes nothing, and vocab_rows may end in a later file.
+    one = _input(tmp_path)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    table = pq.read_table(one)
+    pq.write_table(table.slice(0, 2), parts / "a.parquet")
+    pq.write_table(table.slice(2), parts / "b.parquet")
+    kw = {
+        "columns": {"text": "text", "id": "id"},
+        "variants": 6,
+        "seed": 5,
+        "vocab_rows": 4,
+        "replace_prob": 0.5,
+    }
+    m1 = augment.run(augment.AugmentConfig(**kw, input=str(one), output_dir=str(tmp_path / "one")))
+    m2 = augment.run(augment.AugmentConfig(**kw, input=str(parts), output_dir=str(tmp_path / "two")))
+    got = _out(tmp_path / "two")
+    assert got == _out(tmp_path / "one") and len(got["text"]) > 10
+    assert m2["input_rows"] == 5 and m2["not_written"] == m1["not_written"]
+    first4 = {w for t in TEXTS[:4] for w in t.split()}  # the replacement words: rows 0-3 only
+    assert m2["replacement_words"] == len(first4)
+    sources = {f"r{i}": set(t.split()) for i, t in enumerate(TEXTS)}
+    new_words = {w for i, t in zip(got["id"], got["text"]) for w in set(t.split()) - sources[i.split("#")[0]]}
+    assert new_words and new_words <= first4
+
+
 def test_ngram_spans_exclude_sets_and_pairs(tmp_path):
     inp = _input(tmp_path, title=[f"title {i}" for i in range(len(TEXTS))])
     excl = tmp_path / "dev.tsv"
