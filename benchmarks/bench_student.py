@@ -438,6 +438,7 @@ def plain_loop(
     feat = Featurizer(FeaturizerConfig())
     model = StudentNet(StudentModelConfig(num_labels=probs.shape[1]), cfg.featurizer.num_buckets)
     model.embedding.sparse = True  # as the trainer does for adagrad
+    torch.sparse.check_sparse_tensor_invariants.disable()  # as the trainer does: no per-step checks
     emb = [model.embedding.weight]
     rest = [p for n, p in model.named_parameters() if n != "embedding.weight"]
     opts = [

@@ -216,6 +216,11 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
     model = StudentNet(mcfg, cfg.featurizer.num_buckets)
     sparse = cfg.sparse_embeddings and cfg.optimizer in ("adagrad", "adam")
     model.embedding.sparse = sparse  # only the rows a batch touches get gradients
+    if sparse:
+        # The sparse gradients come from torch's own embedding backward, so their indices are valid
+        # by construction; say so, rather than leave torch to warn once per worker that the checks
+        # are "implicitly disabled".
+        torch.sparse.check_sparse_tensor_invariants.disable()
     emb, rest = [model.embedding.weight], [p for n, p in model.named_parameters() if n != "embedding.weight"]
     opts: list[torch.optim.Optimizer]
     if cfg.optimizer == "adagrad":  # Adagrad takes sparse gradients as they are (no weight decay on them)
