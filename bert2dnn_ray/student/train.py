@@ -310,8 +310,8 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
         ddp.train()
         skip = state["epoch_step"]
         # A run resumed mid-epoch carries the epoch's running sums, so its epoch metrics cover
-        # every batch of the epoch, not just those after the failure: loss, agreement, rows and the
-        # seconds spent up to the checkpoint (checkpoints written before those were kept: 3 sums).
+        # every batch of the epoch, not just those after the failure: loss, agreement, rows, and the
+        # seconds and input wait up to the checkpoint (a checkpoint older than those has 3 sums).
         sums = state.pop("epoch_sums", [])
         loss_sum, agree, seen, secs_before, wait_before = (*sums, *[0.0, 0, 0, 0.0, 0.0][len(sums) :])
         # Where this worker's epoch time goes: waiting for input batches vs the rest (featurize,
