@@ -163,14 +163,14 @@ def _augment(cfg: AugmentConfig, out: Path) -> dict[str, Any]:
     excluded = _excluded(cfg)
     log(
         "augment",
-        f"{len(io.resolve_files(cfg.input)[1])} file(s); {len(vocab):,} replacement words; "
-        f"{len(excluded):,} excluded texts; {cfg.variants} candidates per row",
+        f"{len(vocab):,} replacement words; {len(excluded):,} excluded texts; "
+        f"{cfg.variants} candidates per row",
     )
     perturb = _Perturber(cfg, vocab, cum)
     skipped = {"empty_input": 0, "empty": 0, "same_as_source": 0, "repeated": 0, "excluded": 0}
     buf: dict[str, list[Any]] = {c: [] for c in ["id", *cols.texts]}
     files: list[str] = []
-    rows_in = rows_out = 0
+    rows_in = rows_out = files_in = 0
 
     def flush() -> None:
         if not buf["id"]:
@@ -184,6 +184,7 @@ def _augment(cfg: AugmentConfig, out: Path) -> dict[str, Any]:
             v.clear()
 
     for path, table in io.iter_tables(cfg.input, columns=wanted, text_columns=cols.texts):
+        files_in += 1
         texts = [normalize(t) if t else "" for t in table[cols.text].to_pylist()]
         pairs = table[cols.pair].to_pylist() if cols.pair else None
         ids = table[cols.id].to_pylist() if cols.id else None
@@ -239,7 +240,7 @@ def _augment(cfg: AugmentConfig, out: Path) -> dict[str, Any]:
     write_json_atomic(out / "manifest.json", manifest)
     log(
         "augment",
-        f"{rows_out:,} texts from {rows_in:,} rows -> {cfg.output_dir} (not written: "
+        f"{rows_out:,} texts from {rows_in:,} rows in {files_in} file(s) -> {cfg.output_dir} (not written: "
         + ", ".join(f"{k} {v:,}" for k, v in skipped.items())
         + f"); {manifest['seconds']:.1f}s",
     )
