@@ -178,10 +178,21 @@ def is_done(out_dir: str | Path) -> bool:
     return io.exists(io.join(str(out_dir), SUCCESS))
 
 
-def changed_settings(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """``(key, old value, new value)`` for each key of ``new`` that ``old`` has with another value.
-    Keys missing from ``old`` (an output from before a setting existed) are not compared."""
-    return [(k, old[k], v) for k, v in new.items() if k in old and old[k] != v]
+def changed_settings(
+    old: dict[str, Any], new: dict[str, Any], prefix: str = ""
+) -> list[tuple[str, Any, Any]]:
+    """``(key, old value, new value)`` for each key of ``new`` that ``old`` has with another value;
+    nested settings (``model``: {...}) are compared key by key, as ``model.embedding_dim``. Keys
+    missing from ``old`` (an output from before a setting existed) are not compared."""
+    out: list[tuple[str, Any, Any]] = []
+    for k, v in new.items():
+        if k not in old:
+            continue
+        if isinstance(v, dict) and isinstance(old[k], dict):
+            out += changed_settings(old[k], v, f"{prefix}{k}.")
+        elif old[k] != v:
+            out.append((f"{prefix}{k}", old[k], v))
+    return out
 
 
 def refuse_other_settings(

@@ -279,3 +279,16 @@ def test_cli_subprocess_help_lists_config_keys():
         "teachers.N.dtype (auto|fp32|bf16|fp16",
     ):
         assert key in r.stdout, key
+
+
+def test_changed_settings_compares_nested_settings_key_by_key():
+    from bert2dnn_ray.runtime import changed_settings
+
+    old = {"epochs": 3, "model": {"embedding_dim": 64, "hidden": [8]}}
+    # A key new since the output was written (model.encoder) is not a change; a changed one is
+    # named by its path.
+    new = {"epochs": 3, "model": {"embedding_dim": 64, "hidden": [8], "encoder": "bag"}, "seed": 1}
+    assert changed_settings(old, new) == []
+    new["model"]["hidden"] = [16]
+    assert changed_settings(old, new) == [("model.hidden", [8], [16])]
+    assert changed_settings({"model": None}, {"model": {"a": 1}}) == [("model", None, {"a": 1})]
