@@ -225,26 +225,6 @@ def _train_loop(loop_cfg: dict[str, Any]) -> None:  # runs on every Ray Train wo
             ray.train.report(metrics if rank == 0 else {"epoch": epoch}, checkpoint=ckpt_out)
 
 
-def group_by_length(
-    window: dict[str, np.ndarray], batch_size: int, rng: np.random.Generator
-) -> list[dict[str, np.ndarray]]:
-    """Cut a window of rows into batches of similar text length, in random batch order.
-
-    Padding is to the longest text of a batch, so grouping rows of similar length cuts the
-    compute of a fine-tuning step several-fold on length-skewed data such as SST-2 (like
-    Hugging Face Trainer's ``group_by_length``); the shuffled window and batch order keep
-    the gradient noise.
-    """
-    lengths = np.fromiter((len(t) for t in window["text"]), dtype=np.int64, count=len(window["text"]))
-    if "pair" in window:
-        lengths += np.fromiter((len(t) for t in window["pair"]), dtype=np.int64, count=len(lengths))
-    order = np.argsort(lengths, kind="stable")
-    chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    return [
-        {k: v[idx] for k, v in window.items()} for idx in (chunks[j] for j in rng.permutation(len(chunks)))
-    ]
-
-
 def _batches(shard: Any, spec: TeacherTrainSpec, epoch: int):
     window = spec.batch_size * max(1, spec.group_by_length)
     rng = np.random.default_rng(spec.seed + epoch)
@@ -256,7 +236,7 @@ def _batches(shard: Any, spec: TeacherTrainSpec, epoch: int):
         drop_last=False,
     ):
         if spec.group_by_length:
-            yield from group_by_length(batch, spec.batch_size, rng)
+            yield from data_mod.group_by_length(batch, spec.batch_size, rng)
         else:
             for i in range(0, len(batch["label"]), spec.batch_size):
                 yield {k: v[i : i + spec.batch_size] for k, v in batch.items()}

@@ -156,7 +156,7 @@ def test_finetune_learns_saves_and_resumes_after_sigkill(session_address, tiny_b
 
 
 def test_group_by_length_keeps_every_row_once_and_cuts_padding():
-    from bert2dnn_ray.teacher import group_by_length
+    from bert2dnn_ray.data import group_by_length
 
     rng = np.random.default_rng(0)
     texts = np.array(["w " * int(n) for n in rng.integers(1, 60, size=1000)], dtype=object)
