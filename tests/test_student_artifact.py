@@ -449,3 +449,121 @@ def test_predict_one_numpy_path_matches_torch(pooling):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
         np.testing.assert_allclose(s.predict_one(t, p), want, rtol=0, atol=1e-6)
     assert fast(np.array([], dtype=np.int64)).sum() == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------------ cnn / bilstm encoders
+SEQ_FCFG = FeaturizerConfig(num_buckets=4096, word_ngrams=[1])
+SEQ_CFGS = {
+    "cnn": StudentModelConfig(
+        encoder="cnn", embedding_dim=8, encoder_width=6, cnn_windows=[1, 2, 3], hidden=[16], num_labels=3
+    ),
+    "bilstm": StudentModelConfig(
+        encoder="bilstm", embedding_dim=8, encoder_width=5, hidden=[16], num_labels=3
+    ),
+}
+
+
+@pytest.mark.parametrize("encoder", ["cnn", "bilstm"])
+def test_sequence_encoders_batched_padded_and_single_paths_agree(encoder):
+    """The trainer's flat batch (packed LSTMs), the ONNX layout (padding ids anything) and the
+    one-text path are the same function, for texts of one feature up to the longest."""
+    net = _net(cfg=SEQ_CFGS[encoder])
+    f = Featurizer(SEQ_FCFG)
+    for pairs in (PAIRS, None):
+        ids, offsets = f.batch(TEXTS, pairs)
+        lens = np.diff(np.append(offsets, len(ids)))
+        assert lens.min() <= 2 and lens.max() > 40
+        with torch.no_grad():
+            logits = net(torch.from_numpy(ids), torch.from_numpy(offsets))
+            pooled = net.pool(torch.from_numpy(ids), torch.from_numpy(offsets))
+            assert logits.shape == (len(TEXTS), 3) and pooled.shape == (
+                len(TEXTS),
+                SEQ_CFGS[encoder].encoded_dim(),
+            )
+            width = int(lens.max()) + 3
+            pids = torch.full((len(TEXTS), width), 7, dtype=torch.int64)
+            mask = torch.zeros((len(TEXTS), width))
+            for i, (s, n) in enumerate(zip(offsets, lens)):
+                pids[i, :n] = torch.from_numpy(ids[s : s + n])
+                mask[i, :n] = 1
+            torch.testing.assert_close(net.forward_padded(pids, mask), logits, rtol=1e-5, atol=1e-5)
+            for i, t in enumerate(TEXTS):
+                one = net.forward_one(torch.from_numpy(f.ids(t, None if pairs is None else pairs[i])))
+                torch.testing.assert_close(one, logits[i : i + 1], rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # word order matters to these encoders (a bag gives both the same logits)
+        ab, ba = (net.forward_one(torch.from_numpy(f.ids(t))) for t in ("not good , bad", "bad , not good"))
+    assert (ab - ba).abs().max() > 1e-4
+
+
+def test_bilstm_encoder_is_a_bidirectional_lstm_max_and_mean_pooled():
+    net = _net(cfg=SEQ_CFGS["bilstm"])
+    ref = torch.nn.LSTM(8, 5, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            getattr(ref, name).copy_(getattr(net.lstm, name))
+            getattr(ref, name + "_reverse").copy_(getattr(net.lstm_reverse, name))
+        ids = torch.from_numpy(Featurizer(SEQ_FCFG).ids("the plot is thin but the actors are superb"))
+        out, _ = ref(net.embedding(ids).unsqueeze(0))
+        want = torch.cat([out.amax(1), out.mean(1)], -1)
+        got = net._encode(ids.unsqueeze(0), torch.tensor([len(ids)]), pack=False)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_cnn_encoder_by_hand():
+    """Window 2 over [e0, e1, e2] (zero padding on the left): max over t of relu(W [e_t-1; e_t] + b)."""
+    cfg = StudentModelConfig(
+        encoder="cnn", embedding_dim=2, encoder_width=1, cnn_windows=[2], hidden=[], num_labels=2
+    )
+    net = StudentNet(cfg, 10)
+    with torch.no_grad():
+        net.embedding.weight.copy_(torch.arange(20, dtype=torch.float32).reshape(10, 2))
+        net.convs[0].weight.copy_(torch.tensor([[[1.0, -1.0], [0.5, 0.0]]]))  # [out, in, k]
+        net.convs[0].bias.fill_(-3.0)
+        e = net.embedding.weight[[4, 1, 3]]  # e_t = [2i, 2i+1]
+        prev = torch.cat([torch.zeros(1, 2), e[:-1]])
+        w = net.convs[0].weight[0]
+        want = torch.relu(prev @ w[:, 0] + e @ w[:, 1] - 3.0).max()
+        got = net.pool(torch.tensor([4, 1, 3]), torch.tensor([0]))
+    assert got.shape == (1, 1) and float(got) == pytest.approx(float(want)) and float(want) > 0
+
+
+def test_encoder_settings_are_checked():
+    from bert2dnn_ray.config import build
+
+    for bad, msg in (
+        ({"encoder_width": 32}, "encoder_width: not used by encoder bag"),
+        ({"encoder": "cnn", "pooling": "mean"}, "pooling: not used by encoder cnn"),
+        ({"encoder": "bilstm", "cnn_windows": [2]}, "cnn_windows: not used by encoder bilstm"),
+        ({"encoder": "cnn", "cnn_windows": []}, "cnn_windows"),
+        ({"encoder": "rnn"}, "encoder"),
+    ):
+        with pytest.raises(ConfigError, match=msg):
+            build(StudentModelConfig, bad, source="model")
+    for cfg in SEQ_CFGS.values():  # a saved config (every field listed) loads back
+        assert StudentModelConfig.model_validate(cfg.model_dump(mode="json")) == cfg
+    assert SEQ_CFGS["cnn"].encoded_dim() == 18 and SEQ_CFGS["bilstm"].encoded_dim() == 20
+
+
+@pytest.mark.parametrize("encoder", ["cnn", "bilstm"])
+def test_sequence_student_artifact_serves_in_torch_onnx_and_int8(tmp_path: Path, encoder):
+    cfg = SEQ_CFGS[encoder]
+    path = save_student(tmp_path / encoder, _net(cfg=cfg), SEQ_FCFG, cfg, LABELS)
+    s = Student.load(path)
+    assert s.model.encoder == encoder and s.meta["model"].encoder == encoder
+    probs = s.predict(TEXTS, PAIRS)
+    assert np.ptp(probs[:, 0]) > 1e-3
+    singles = np.stack([s.predict_one(t, p) for t, p in zip(TEXTS, PAIRS)])
+    np.testing.assert_allclose(singles, probs, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(s.predict(TEXTS, PAIRS, precision="bfloat16"), probs, rtol=0, atol=0.05)
+    s.export_onnx()  # checked against PyTorch (1e-5) before it is kept
+    o = OnnxStudent.load(path)
+    texts, pairs = TEXTS * 5, PAIRS * 5
+    np.testing.assert_allclose(
+        o.predict(texts, pairs, batch_size=7), s.predict(texts, pairs), rtol=0, atol=1e-5
+    )
+    for t, p in zip(TEXTS, PAIRS):
+        np.testing.assert_allclose(o.predict_one(t, p), s.predict_one(t, p), rtol=0, atol=1e-5)
+    rec = s.export_onnx_int8(texts, pairs, tolerance=0.05)  # the dense layers only: conv / LSTM stay float32
+    assert 0 < rec["max_abs_diff"] <= 0.05 and rec["argmax_agreement"] >= 0.9
+    q = OnnxStudent.load(path, precision="int8")
+    assert np.abs(q.predict(TEXTS, PAIRS) - probs).max() <= 0.05
