@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -270,3 +271,58 @@ def test_hard_label_term_union_and_max_rows(ray_session, tmp_path):
 
     with pytest.raises(DataError, match="no soft-label set has the gold label column"):
         train.run(_cfg(tmp_path, soft_part, dev, "nogold", hard_label_weight=0.5, **kw))
+
+
+@pytest.mark.parametrize("encoder", ["cnn", "bilstm"])
+def test_word_order_student_trains_data_parallel_and_serves(ray_session, tmp_path, capfd, encoder):
+    # A student that reads its words in order: the same trainer (2 workers, sparse embedding
+    # gradients through the LSTMs, Adam), the same artifact; it learns the task as the bag does.
+    soft, dev = _soft_labels(tmp_path, n=3000)
+    cfg = _cfg(
+        tmp_path,
+        soft,
+        dev,
+        encoder,
+        epochs=3,
+        batch_size=16,
+        optimizer="adam",
+        learning_rate=0.01,
+        featurizer={"num_buckets": 8192, "word_ngrams": [1]},
+        model={"encoder": encoder, "embedding_dim": 16, "encoder_width": 16, "hidden": [32]},
+        progress_seconds=0.2,
+    )
+    m = train.run(cfg)
+    assert m["best"]["dev_accuracy"] > 0.85, m["best"]
+    assert m["history"][0]["train_seconds"] > 0.2
+    cap = capfd.readouterr()  # rank 0's progress lines, forwarded by Ray to this process
+    assert re.search(
+        r"\[student\] epoch 1/3 step [\d,]+/94 \(\d+%\), [\d,]+ rows/s, loss [\d.]+; about", cap.out + cap.err
+    )
+    s = Student.load(tmp_path / encoder / "student")
+    assert s.model.encoder == encoder
+    texts = ["organic green tea", "cheap red iphone case", "running shoes for men"]
+    np.testing.assert_allclose(np.stack([s.predict_one(t) for t in texts]), s.predict(texts), atol=1e-6)
+
+
+def test_length_grouped_batches_are_deterministic_and_keep_every_row():
+    # A resumed run skips the batches it trained before the failure by counting them, so the
+    # grouped batches must come out the same way every time (same seed and epoch).
+    class Shard:  # what iter_batches gives a worker: windows of rows in a fixed order
+        def iter_batches(self, batch_size, **_):
+            texts = np.array(["w " * (1 + (i * 37) % 50) for i in range(1000)], dtype=object)
+            for i in range(0, 1000, batch_size):
+                yield {"text": texts[i : i + batch_size], "row": np.arange(i, min(i + batch_size, 1000))}
+
+    cfg = train.TrainConfig(batch_size=16, model={"encoder": "bilstm"}, featurizer={"word_ngrams": [1]})
+    assert train._group_by_length(cfg) == 50 and train._group_by_length(train.TrainConfig()) == 0
+    a = list(train._batches(Shard(), cfg, 0, ("text", None)))
+    b = list(train._batches(Shard(), cfg, 0, ("text", None)))
+    assert [x["row"].tolist() for x in a] == [x["row"].tolist() for x in b]
+    assert sorted(np.concatenate([x["row"] for x in a]).tolist()) == list(range(1000))
+    assert len(a) == 63  # windows of 800 rows and 200: 50 + 13 batches, as many as without grouping
+    spread = np.mean([np.ptp([len(t) for t in x["text"]]) for x in a])
+    assert spread < 10  # similar lengths within a batch (the rows' lengths span 2-100 characters)
+    c = list(train._batches(Shard(), cfg, 1, ("text", None)))  # another epoch: another order
+    assert [x["row"].tolist() for x in c] != [x["row"].tolist() for x in a]
+    plain = list(train._batches(Shard(), train.TrainConfig(batch_size=16), 0, ("text", None)))
+    assert [len(x["row"]) for x in plain] == [16] * 62 + [8]  # bag: the batches as read

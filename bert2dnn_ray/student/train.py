@@ -87,6 +87,13 @@ class TrainConfig(Strict):
     model: StudentModelConfig = StudentModelConfig()
     epochs: int = Field(3, ge=1)
     batch_size: int = Field(128, ge=1, description="per worker")
+    group_by_length: int | None = Field(
+        None,
+        ge=0,
+        description="length-grouped batches: sort each window of N batches by text length, then shuffle "
+        "the batch order (a cnn pads to, and a bilstm steps through, a batch's longest text); 0 = off. "
+        "Default: 50 for model.encoder cnn / bilstm, off for bag (its cost does not depend on order)",
+    )
     optimizer: Literal["adagrad", "adam", "adamw", "sgd"] = "adagrad"
     learning_rate: float = Field(0.01, gt=0)
     lr_schedule: Literal["constant", "linear", "cosine"] = "constant"
@@ -111,6 +118,9 @@ class TrainConfig(Strict):
     force: bool = False
     address: str | None = None
     max_failures: int = Field(3, ge=0, description="worker/node failures Ray Train recovers from")
+    progress_seconds: float = Field(
+        60.0, gt=0, description="a progress line (step, rows/s, time left in the epoch) at most this often"
+    )
     sparse_embeddings: bool = Field(
         True,
         description="sparse embedding gradients (adagrad/adam): only touched rows are synced and updated",
@@ -144,6 +154,7 @@ _RUN_ONLY_SETTINGS = {
     "keep_checkpoints",
     "prune_checkpoints",
     "max_failures",
+    "progress_seconds",
     "cache",
     "cache_max_mb",
     "driver_read_max_mb",
@@ -318,15 +329,8 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
         # forward, backward, optimizer, mid-epoch checkpoints).
         t_epoch = t_ready = time.perf_counter()
         input_wait = 0.0
-        for bi, batch in enumerate(
-            shard.iter_batches(
-                batch_size=cfg.batch_size,
-                batch_format="numpy",
-                drop_last=False,
-                local_shuffle_buffer_size=max(8 * cfg.batch_size, 4096),
-                local_shuffle_seed=cfg.seed + epoch,
-            )
-        ):
+        next_progress = t_epoch + cfg.progress_seconds
+        for bi, batch in enumerate(_batches(shard, cfg, epoch, (text_col, pair_col))):
             if bi < skip:
                 t_ready = time.perf_counter()
                 continue  # resuming mid-epoch: these steps were done before the failure
@@ -369,6 +373,18 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
                     }
                 )
             t_ready = time.perf_counter()
+            if rank == 0 and t_ready >= next_progress:
+                next_progress = t_ready + cfg.progress_seconds
+                rate = (state["epoch_step"] - skip) / (
+                    t_ready - t_epoch
+                )  # steps/s since this epoch (re)started
+                left = max(0, steps_per_epoch - state["epoch_step"]) / max(rate, 1e-9)
+                print(
+                    f"[student] epoch {epoch + 1}/{cfg.epochs} step {state['epoch_step']:,}/{steps_per_epoch:,} "
+                    f"({state['epoch_step'] / steps_per_epoch:.0%}), {rate * cfg.batch_size * world:,.0f} rows/s, "
+                    f"loss {loss_sum / max(1, seen):.4f}; about {left / 60:.1f} min left in the epoch",
+                    flush=True,
+                )
         train_s = secs_before + time.perf_counter() - t_epoch
         input_wait += wait_before
         metrics: dict[str, Any] = {
@@ -413,6 +429,32 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             state["best_acc"], state["best_epoch"] = score, epoch
             best_weights = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
         report(metrics)
+
+
+def _group_by_length(cfg: TrainConfig) -> int:
+    if cfg.group_by_length is not None:
+        return cfg.group_by_length
+    return 0 if cfg.model.encoder == "bag" else 50
+
+
+def _batches(shard: Any, cfg: TrainConfig, epoch: int, text_cols: tuple[str, str | None]):
+    """One epoch of a worker's batches, in a deterministic order (seeded by ``seed`` + epoch), so
+    a resumed run can skip exactly the batches it trained before; length-grouped windows
+    (``group_by_length``) are cut into batches the same way every time."""
+    group = _group_by_length(cfg)
+    window = cfg.batch_size * max(1, group)
+    rng = np.random.default_rng(cfg.seed + epoch)
+    for batch in shard.iter_batches(
+        batch_size=window,
+        batch_format="numpy",
+        drop_last=False,
+        local_shuffle_buffer_size=max(8 * cfg.batch_size, 2 * window, 4096),
+        local_shuffle_seed=cfg.seed + epoch,
+    ):
+        if group:
+            yield from data_mod.group_by_length(batch, cfg.batch_size, rng, tuple(c for c in text_cols if c))
+        else:
+            yield batch
 
 
 def _soft_label_source(
