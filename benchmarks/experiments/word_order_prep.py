@@ -3,7 +3,8 @@ with the bag student: SST-2 train, its 5 augmented copies and a seeded 100k IMDB
 runs/wo/. The inputs and label settings are `make reproduce`'s (jobs/configs/sst2_imdb.yaml with
 transfer_rows=100000), through its own helpers; only the teachers differ (MiniLM alone). Needs
 `make data` and the MiniLM teacher (`bert2dnn finetune --config jobs/configs/sst2_teacher.yaml`).
-Run from the repository root: .venv/bin/python benchmarks/experiments/word_order_prep.py"""
+Run from the repository root: .venv/bin/python benchmarks/experiments/word_order_prep.py [all]
+(`all`: every IMDB sentence, labeled into runs/wo/soft_transfer_all, instead of the 100k sample)."""
 
 import sys
 from pathlib import Path
@@ -16,7 +17,9 @@ from bert2dnn_ray.config import apply_overrides, build, read_yaml  # noqa: E402
 from bert2dnn_ray.teachers import TeacherSpec  # noqa: E402
 
 CONFIG = "jobs/configs/sst2_imdb.yaml"
-cfg = build(rep.ReproduceConfig, apply_overrides(read_yaml(CONFIG), ["transfer_rows=100000"]), source=CONFIG)
+ALL = sys.argv[1:] == ["all"]
+sets = [] if ALL else ["transfer_rows=100000"]
+cfg = build(rep.ReproduceConfig, apply_overrides(read_yaml(CONFIG), sets), source=CONFIG)
 R = Path("runs/wo")
 paths = rep._prepare_inputs(cfg, R)
 augment.run(
@@ -36,7 +39,7 @@ specs = [TeacherSpec(name="minilm", path=str(Path(cfg.finetune["output_dir"], "m
 for name, inp, dedup, keep in [
     ("soft_sst2_train", paths["sst2_train"], "none", []),
     ("soft_augmented", str(R / "augmented" / "data"), "distinct", []),
-    ("soft_transfer", paths["transfer"], "distinct", []),
+    ("soft_transfer_all" if ALL else "soft_transfer", paths["transfer"], "distinct", []),
 ]:
     m = rep._label(cfg, name, inp, R / name, specs, dedup, keep)
     print(name, m["labeled_rows"], m.get("labeling_wall_seconds"), flush=True)
