@@ -178,10 +178,22 @@ def test_train_at_a_temperature_the_labels_lack(ray_session, tmp_path):
     assert m["best"]["dev_accuracy"] > 0.8  # the softened targets keep the teacher's argmax
     # T=2 where one set has its probabilities and the other only logits: both from logits.
     full = _with_logits(soft, tmp_path / "full", keep_probs=True)
+    # (Read by Ray Data tasks, driver_read_max_mb=0, and globally shuffled there before caching.)
     both = train.run(
-        _cfg(tmp_path, logits, dev, "mixed", soft_labels=[str(full), str(logits)], epochs=1, max_rows=640)
+        _cfg(
+            tmp_path,
+            logits,
+            dev,
+            "mixed",
+            soft_labels=[str(full), str(logits)],
+            epochs=1,
+            max_rows=640,
+            shuffle="global",
+            driver_read_max_mb=0,
+        )
     )
     assert both["soft_label_column"] == "stacked_logits" and both["soft_label_temperature"] == 2.0
+    assert both["train_rows"] == 640 and both["cached_in_object_store"]
     # One set with probabilities only, one with logits only: no column serves both.
     with pytest.raises(
         DataError, match="soft: no column 'stacked_logits', and another soft-label set has no"
@@ -271,6 +283,8 @@ def test_hard_label_term_union_and_max_rows(ray_session, tmp_path):
 
     with pytest.raises(DataError, match="no soft-label set has the gold label column"):
         train.run(_cfg(tmp_path, soft_part, dev, "nogold", hard_label_weight=0.5, **kw))
+    with pytest.raises(ConfigError, match=r"shuffle=global needs the rows cached .*cache=False"):
+        train.run(_cfg(tmp_path, soft_part, dev, "global", shuffle="global", cache=False, **kw))
 
 
 @pytest.mark.parametrize("encoder", ["cnn", "bilstm"])
@@ -326,3 +340,19 @@ def test_length_grouped_batches_are_deterministic_and_keep_every_row():
     assert [x["row"].tolist() for x in c] != [x["row"].tolist() for x in a]
     plain = list(train._batches(Shard(), train.TrainConfig(batch_size=16), 0, ("text", None)))
     assert [len(x["row"]) for x in plain] == [16] * 62 + [8]  # bag: the batches as read
+
+
+def test_global_shuffle_permutes_all_rows_once_seeded_and_mixes_the_sets():
+    # A union of sets is read set after set; shuffle: global mixes them before training.
+    first = pa.table({"text": [f"sst {i}" for i in range(300)], "p": np.zeros(300)})
+    second = pa.table({"text": [f"imdb {i}" for i in range(700)], "p": np.ones(700)})
+    tables = [first.slice(0, 150), first.slice(150), second]
+    out = train._permuted(tables, seed=3)
+    assert len(out) == 3 and sum(t.num_rows for t in out) == 1000  # as many blocks as files
+    texts = [x for t in out for x in t["text"].to_pylist()]
+    assert sorted(texts) == sorted(first["text"].to_pylist() + second["text"].to_pylist())
+    for t in out:  # every block holds both sets in about their shares (0.3 / 0.7)
+        share = float(np.mean(t["p"].to_numpy()))
+        assert 0.55 < share < 0.85, share
+    assert [x for t in train._permuted(tables, seed=3) for x in t["text"].to_pylist()] == texts
+    assert [x for t in train._permuted(tables, seed=4) for x in t["text"].to_pylist()] != texts

@@ -125,6 +125,12 @@ class TrainConfig(Strict):
         True,
         description="sparse embedding gradients (adagrad/adam): only touched rows are synced and updated",
     )
+    shuffle: Literal["local", "global"] = Field(
+        "local",
+        description="local: the rows in file order (a union's sets one after another) through a seeded "
+        "shuffle buffer of a few thousand rows per epoch; global: one seeded permutation of all rows "
+        "first (mixes a union's sets; needs the rows cached), then the same per-epoch buffer",
+    )
     cache: bool | Literal["auto"] = Field(
         "auto",
         description="hold the training rows in Ray's object store (read once; each epoch then costs "
@@ -519,6 +525,17 @@ def _read_parts_here(
     return tables
 
 
+def _permuted(tables: list[Any], seed: int) -> list[Any]:
+    """``shuffle: global`` on rows read here: one seeded permutation of all of them, cut into as
+    many blocks as there were files (so workers still split the rows between them)."""
+    import pyarrow as pa
+
+    t = pa.concat_tables(tables)
+    t = t.take(np.random.default_rng(seed).permutation(t.num_rows))
+    size = -(-t.num_rows // max(1, len(tables)))
+    return [t.slice(i, size).combine_chunks() for i in range(0, t.num_rows, size)] or [t]
+
+
 def _use_cache(cfg: TrainConfig, est_bytes: float) -> bool:
     """Whether to hold the training rows in the object store (``cache``; see TrainConfig)."""
     if cfg.cache != "auto":
@@ -613,11 +630,20 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         fresh_run(storage, cfg.run_name)
     need_bytes = est_bytes * rows / max(1, all_rows)
     cached = _use_cache(cfg, need_bytes)
+    if cfg.shuffle == "global" and not cached:
+        raise ConfigError(
+            f"train.shuffle=global needs the rows cached in Ray's object store, and these {rows:,} rows "
+            f"(~{need_bytes / 2**20:,.0f} MB) are not (cache={cfg.cache!r}, cache_max_mb={cfg.cache_max_mb:g}); "
+            "set cache: true with enough object store, or shuffle: local"
+        )
     t0 = time.perf_counter()
     if cached and need_bytes <= cfg.driver_read_max_mb * 2**20:
         # Small: read here and put the rows in the object store directly (no read tasks, whose
         # worker processes cost seconds to start on a small machine).
-        ds = ray.data.from_arrow(_read_parts_here(parts, wanted, hard_col, cfg.max_rows))
+        tables = _read_parts_here(parts, wanted, hard_col, cfg.max_rows)
+        if cfg.shuffle == "global":
+            tables = _permuted(tables, cfg.seed)
+        ds = ray.data.from_arrow(tables)
         log("train", f"read {rows} rows into Ray's object store in {time.perf_counter() - t0:.1f}s")
     else:
         ds = None
@@ -635,6 +661,8 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             # Read once into the object store: every epoch re-reads memory instead of starting a
             # new read pipeline (seconds per epoch on a small machine). Streaming stays the way
             # for data that does not fit.
+            if cfg.shuffle == "global":
+                ds = ds.random_shuffle(seed=cfg.seed)
             ds = ds.materialize()
             log("train", f"cached {rows} rows in Ray's object store in {time.perf_counter() - t0:.1f}s")
     # Deterministic input: the same blocks reach the same worker in the same order on every run,
