@@ -5,10 +5,12 @@ order (model.encoder), with the prototype's settings (word_order_student.py): wo
 2^20 buckets, 128-dim embeddings, 128 filters per window width or LSTM units per direction, one
 256-wide hidden layer, Adam 0.001. All: batch 128, 3 epochs, 1 worker, the best epoch on dev.
 Usage: .venv/bin/python benchmarks/experiments/word_order_library.py ENCODER SEED [all]
-(`all`: with runs/wo/soft_transfer_all, every IMDB sentence, instead of the 100k sample). The
-student is runs/wo/students/<ENCODER>[_all]_s<SEED>, its scores runs/wo/eval_<same name>.json."""
+(`all`: with runs/wo/soft_transfer_all, every IMDB sentence, instead of the 100k sample). Env
+SHUFFLE=global: train.shuffle global (the sets mixed) instead of local. The student is
+runs/wo/students/<ENCODER>[_all][_global]_s<SEED>, its scores runs/wo/eval_<same name>.json."""
 
 import json
+import os
 import sys
 
 from bert2dnn_ray import evaluate
@@ -17,7 +19,8 @@ from bert2dnn_ray.student import train
 encoder, seed = sys.argv[1], int(sys.argv[2])
 ALL = sys.argv[3:] == ["all"]
 R = "runs/wo"
-name = f"{encoder}{'_all' if ALL else ''}_s{seed}"
+SHUFFLE = os.environ.get("SHUFFLE", "local")
+name = f"{encoder}{'_all' if ALL else ''}{'_global' if SHUFFLE == 'global' else ''}_s{seed}"
 out = f"{R}/students/{name}"
 if encoder == "bag":
     shape = {"featurizer": {"num_buckets": 1048576}, "model": {"embedding_dim": 128}}
@@ -41,6 +44,7 @@ m = train.run(
             "temperature": 2.0,
             "epochs": 3,
             "batch_size": 128,
+            "shuffle": SHUFFLE,
             "num_workers": 1,
             **opt,
             **shape,
