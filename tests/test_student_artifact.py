@@ -505,7 +505,7 @@ def test_bilstm_encoder_is_a_bidirectional_lstm_max_and_mean_pooled():
         ids = torch.from_numpy(Featurizer(SEQ_FCFG).ids("the plot is thin but the actors are superb"))
         out, _ = ref(net.embedding(ids).unsqueeze(0))
         want = torch.cat([out.amax(1), out.mean(1)], -1)
-        got = net._encode(ids.unsqueeze(0), torch.tensor([len(ids)]), pack=False)
+        got = net._encode(net.embedding(ids).unsqueeze(0), torch.tensor([len(ids)]), pack=False)
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
@@ -567,3 +567,15 @@ def test_sequence_student_artifact_serves_in_torch_onnx_and_int8(tmp_path: Path,
     assert 0 < rec["max_abs_diff"] <= 0.05 and rec["argmax_agreement"] >= 0.9
     q = OnnxStudent.load(path, precision="int8")
     assert np.abs(q.predict(TEXTS, PAIRS) - probs).max() <= 0.05
+
+
+@pytest.mark.parametrize("encoder", ["cnn", "bilstm"])
+def test_sequence_encoders_train_only_the_embedding_rows_of_real_ids(encoder):
+    # Padding is laid out after the embedding lookup, so a sparse gradient (what the trainer uses)
+    # touches exactly the texts' own buckets: no padding bucket gets optimizer updates.
+    net = _net(cfg=SEQ_CFGS[encoder]).train()
+    net.embedding.sparse = True
+    ids, offsets = Featurizer(SEQ_FCFG).batch(["a b c d e f g", "x", "y z"])
+    net(torch.from_numpy(ids), torch.from_numpy(offsets)).sum().backward()
+    touched = net.embedding.weight.grad.coalesce().indices()[0]
+    assert sorted(touched.tolist()) == sorted(set(ids.tolist())) and 0 not in set(ids.tolist())

@@ -159,8 +159,10 @@ class StudentNet(nn.Module):
             lengths = torch.diff(offsets, append=offsets.new_tensor([ids.shape[0]]))
             rows = torch.repeat_interleave(torch.arange(offsets.shape[0], device=ids.device), lengths)
             cols = torch.arange(ids.shape[0], device=ids.device) - torch.repeat_interleave(offsets, lengths)
-            padded = ids.new_zeros((offsets.shape[0], int(lengths.max())))
-            padded[rows, cols] = ids
+            # Embed the real ids only (only their rows get gradients), then lay them out padded.
+            emb = self.embedding(ids)
+            padded = emb.new_zeros((offsets.shape[0], int(lengths.max()), emb.shape[-1]))
+            padded = padded.index_put((rows, cols), emb)
             return self._encode(padded, lengths, pack=True)
         summed = self.embedding(ids, offsets)
         if self.pooling == "sum":
@@ -170,19 +172,24 @@ class StudentNet(nn.Module):
         ends[-1:] = ids.shape[0]
         return self._scale(summed, ends - offsets)
 
-    def _encode(self, ids: torch.Tensor, lengths: torch.Tensor, pack: bool) -> torch.Tensor:
-        """cnn / bilstm: padded ids [B, L] (texts start at position 0) and their lengths [B] ->
-        [B, encoded_dim]. ``pack`` runs the LSTMs on packed sequences (no work on padding; the
-        result is the same)."""
-        positions = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)  # [1, L]
-        real = positions < lengths.unsqueeze(1)  # [B, L]
+    def _encode_ids(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """cnn / bilstm, serving: padded ids [B, L] (whatever the padding ids) -> [B, encoded_dim]."""
+        real = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0) < lengths.unsqueeze(1)
         emb = self.embedding(ids) * real.unsqueeze(-1).to(self.embedding.weight.dtype)  # padding -> 0
+        return self._encode(emb, lengths, pack=False)
+
+    def _encode(self, emb: torch.Tensor, lengths: torch.Tensor, pack: bool) -> torch.Tensor:
+        """cnn / bilstm: embeddings [B, L, D], zero after each text's ``lengths`` [B] (texts start
+        at position 0) -> [B, encoded_dim]. ``pack`` runs the LSTMs on packed sequences (no work
+        on padding; the result is the same)."""
+        positions = torch.arange(emb.shape[1], device=emb.device).unsqueeze(0)  # [1, L]
+        real = positions < lengths.unsqueeze(1)  # [B, L]
         if self.encoder == "cnn":
             x = emb.transpose(1, 2)  # [B, D, L]
             # ReLU outputs are >= 0 and every text has a real position, so zeroing the padding's
             # outputs leaves each max unchanged.
             keep = real.unsqueeze(1).to(x.dtype)
-            outs = [(torch.relu(conv(x))[..., : ids.shape[1]] * keep).amax(dim=-1) for conv in self.convs]
+            outs = [(torch.relu(conv(x))[..., : emb.shape[1]] * keep).amax(dim=-1) for conv in self.convs]
             return torch.cat(outs, dim=-1)
         # bilstm: position t of the reversed text is position len - 1 - t (padding stays in place)
         rev = torch.where(real, lengths.unsqueeze(1) - 1 - positions, positions)
@@ -210,7 +217,9 @@ class StudentNet(nn.Module):
     def forward_one(self, ids: torch.Tensor) -> torch.Tensor:
         """One text's ids [L] -> logits [1, K] (the low-latency serving path)."""
         if self.encoder != "bag":
-            return self.classify(self._encode(ids.unsqueeze(0), ids.new_tensor([ids.shape[0]]), pack=False))
+            return self.classify(
+                self._encode(self.embedding(ids).unsqueeze(0), ids.new_tensor([ids.shape[0]]), pack=False)
+            )
         # index_select + sum is the cheapest bag of one on CPU (same sum as EmbeddingBag up to
         # float rounding order).
         summed = self.embedding.weight.index_select(0, ids).sum(dim=0, keepdim=True)
@@ -229,7 +238,7 @@ class StudentNet(nn.Module):
         laid out and padded gives.)
         """
         if self.encoder != "bag":
-            return self.classify(self._encode(ids, mask.sum(dim=1).to(torch.int64), pack=False))
+            return self.classify(self._encode_ids(ids, mask.sum(dim=1).to(torch.int64)))
         emb = nn.functional.embedding(ids, self.embedding.weight)  # [B, L, D]
         summed = (emb * mask.unsqueeze(-1)).sum(dim=1)
         if self.pooling == "sum":
