@@ -381,9 +381,8 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             t_ready = time.perf_counter()
             if rank == 0 and t_ready >= next_progress:
                 next_progress = t_ready + cfg.progress_seconds
-                rate = (state["epoch_step"] - skip) / (
-                    t_ready - t_epoch
-                )  # steps/s since this epoch (re)started
+                # steps/s since this epoch started (or resumed: the skipped steps took no time)
+                rate = (state["epoch_step"] - skip) / (t_ready - t_epoch)
                 left = max(0, steps_per_epoch - state["epoch_step"]) / max(rate, 1e-9)
                 print(
                     f"[student] epoch {epoch + 1}/{cfg.epochs} step {state['epoch_step']:,}/{steps_per_epoch:,} "
@@ -661,7 +660,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             # Read once into the object store: every epoch re-reads memory instead of starting a
             # new read pipeline (seconds per epoch on a small machine). Streaming stays the way
             # for data that does not fit.
-            if cfg.shuffle == "global":
+            if cfg.shuffle == "global":  # seeded, and cached once: every epoch reads this order
                 ds = ds.random_shuffle(seed=cfg.seed)
             ds = ds.materialize()
             log("train", f"cached {rows} rows in Ray's object store in {time.perf_counter() - t0:.1f}s")
