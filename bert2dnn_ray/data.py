@@ -159,10 +159,6 @@ def check_trainable(ds: LabeledSet, num_labels: int) -> None:
         )
 
 
-# --------------------------------------------------------------------------------------------
-# The data stage: write the embedded synthetic dataset (or, later, prepared public sets).
-
-
 def group_by_length(
     window: dict[str, np.ndarray],
     batch_size: int,
@@ -187,6 +183,10 @@ def group_by_length(
     return [
         {k: v[idx] for k, v in window.items()} for idx in (chunks[j] for j in rng.permutation(len(chunks)))
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# The data stage: write the embedded synthetic dataset (or, later, prepared public sets).
 
 
 class DataConfig(Strict):
