@@ -68,6 +68,23 @@ class ReproduceConfig(Strict):
     latency_samples: int = 200
 
 
+def _augment_sst2(cfg: ReproduceConfig, paths: dict[str, str], run_dir: Path) -> None:
+    """``cfg.augment``'s perturbed copies of SST-2 train into ``run_dir/augmented`` (skipped when
+    done), never an SST-2 train, dev or test text."""
+    augment.run(
+        augment.AugmentConfig.model_validate(
+            {
+                **cfg.augment,
+                "input": paths["sst2_train"],
+                "columns": {"text": "text", "id": "id"},
+                "output_dir": str(run_dir / "augmented"),
+                "exclude": [paths["train"], paths["dev"], paths["test"]],
+                "exclude_column": "sentence",
+            }
+        )
+    )
+
+
 def _prepare_inputs(cfg: ReproduceConfig, run_dir: Path) -> dict[str, str]:
     import numpy as np
     import pyarrow as pa
@@ -225,18 +242,7 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
     if cfg.augment is not None:
         # Perturbed copies of SST-2 train (Tang et al. 2019): never an SST-2 text (train's are
         # labeled already; dev's and test's must not leak).
-        augment.run(
-            augment.AugmentConfig.model_validate(
-                {
-                    **cfg.augment,
-                    "input": paths["sst2_train"],
-                    "columns": {"text": "text", "id": "id"},
-                    "output_dir": str(run_dir / "augmented"),
-                    "exclude": [paths["train"], paths["dev"], paths["test"]],
-                    "exclude_column": "sentence",
-                }
-            )
-        )
+        _augment_sst2(cfg, paths, run_dir)
         aug_m = _label(
             cfg,
             "augmented SST-2 train",

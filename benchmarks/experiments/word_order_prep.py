@@ -12,7 +12,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import reproduce_sst2_imdb as rep  # noqa: E402
 
-from bert2dnn_ray import augment  # noqa: E402
 from bert2dnn_ray.config import apply_overrides, build, read_yaml  # noqa: E402
 from bert2dnn_ray.teachers import TeacherSpec  # noqa: E402
 
@@ -22,18 +21,7 @@ sets = [] if ALL else ["transfer_rows=100000"]
 cfg = build(rep.ReproduceConfig, apply_overrides(read_yaml(CONFIG), sets), source=CONFIG)
 R = Path("runs/wo")
 paths = rep._prepare_inputs(cfg, R)
-augment.run(
-    augment.AugmentConfig.model_validate(
-        {
-            **cfg.augment,
-            "input": paths["sst2_train"],
-            "columns": {"text": "text", "id": "id"},
-            "output_dir": str(R / "augmented"),
-            "exclude": [paths["train"], paths["dev"], paths["test"]],
-            "exclude_column": "sentence",
-        }
-    )
-)
+rep._augment_sst2(cfg, paths, R)
 teacher_keys = {k: cfg.label[k] for k in rep._TEACHER_KEYS if k in cfg.label}
 specs = [TeacherSpec(name="minilm", path=str(Path(cfg.finetune["output_dir"], "minilm")), **teacher_keys)]
 for name, inp, dedup, keep in [
