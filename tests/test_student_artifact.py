@@ -465,7 +465,7 @@ SEQ_CFGS = {
 
 @pytest.mark.parametrize("encoder", ["cnn", "bilstm"])
 def test_sequence_encoders_batched_padded_and_single_paths_agree(encoder):
-    """The trainer's flat batch (packed LSTMs), the ONNX layout (padding ids anything) and the
+    """The trainer's flat batch (padded after each text), the ONNX layout (padding ids anything) and the
     one-text path are the same function, for texts of one feature up to the longest."""
     net = _net(cfg=SEQ_CFGS[encoder])
     f = Featurizer(SEQ_FCFG)
@@ -495,6 +495,27 @@ def test_sequence_encoders_batched_padded_and_single_paths_agree(encoder):
     assert (ab - ba).abs().max() > 1e-4
 
 
+@pytest.mark.parametrize("encoder", ["cnn", "bilstm"])
+def test_sequence_encoders_padding_changes_no_gradient(encoder):
+    """Training runs the encoders over padded batches: every weight's gradient from a batch of
+    texts of very different lengths equals the sum of the texts' gradients one by one, and no
+    embedding row but the texts' own gets any."""
+    net = _net(cfg=SEQ_CFGS[encoder])
+    net.embedding.sparse = False
+    f = Featurizer(SEQ_FCFG)
+    ids, offsets = f.batch(TEXTS)
+    net.zero_grad()
+    net(torch.from_numpy(ids), torch.from_numpy(offsets)).sum().backward()
+    batched = {n: p.grad.clone() for n, p in net.named_parameters()}
+    net.zero_grad()
+    for t in TEXTS:
+        net.forward_one(torch.from_numpy(f.ids(t))).sum().backward()
+    for n, p in net.named_parameters():
+        torch.testing.assert_close(batched[n], p.grad, rtol=1e-4, atol=1e-5, msg=n)
+    touched = batched["embedding.weight"].abs().sum(1).nonzero()[:, 0]
+    assert set(touched.tolist()) <= set(ids.tolist())
+
+
 def test_bilstm_encoder_is_a_bidirectional_lstm_max_and_mean_pooled():
     net = _net(cfg=SEQ_CFGS["bilstm"])
     ref = torch.nn.LSTM(8, 5, batch_first=True, bidirectional=True)
@@ -505,7 +526,7 @@ def test_bilstm_encoder_is_a_bidirectional_lstm_max_and_mean_pooled():
         ids = torch.from_numpy(Featurizer(SEQ_FCFG).ids("the plot is thin but the actors are superb"))
         out, _ = ref(net.embedding(ids).unsqueeze(0))
         want = torch.cat([out.amax(1), out.mean(1)], -1)
-        got = net._encode(net.embedding(ids).unsqueeze(0), torch.tensor([len(ids)]), pack=False)
+        got = net._encode(net.embedding(ids).unsqueeze(0), torch.tensor([len(ids)]))
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 

@@ -163,7 +163,7 @@ class StudentNet(nn.Module):
             emb = self.embedding(ids)
             padded = emb.new_zeros((offsets.shape[0], int(lengths.max()), emb.shape[-1]))
             padded = padded.index_put((rows, cols), emb)
-            return self._encode(padded, lengths, pack=True)
+            return self._encode(padded, lengths)
         summed = self.embedding(ids, offsets)
         if self.pooling == "sum":
             return summed
@@ -176,12 +176,17 @@ class StudentNet(nn.Module):
         """cnn / bilstm, serving: padded ids [B, L] (whatever the padding ids) -> [B, encoded_dim]."""
         real = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0) < lengths.unsqueeze(1)
         emb = self.embedding(ids) * real.unsqueeze(-1).to(self.embedding.weight.dtype)  # padding -> 0
-        return self._encode(emb, lengths, pack=False)
+        return self._encode(emb, lengths)
 
-    def _encode(self, emb: torch.Tensor, lengths: torch.Tensor, pack: bool) -> torch.Tensor:
+    def _encode(self, emb: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """cnn / bilstm: embeddings [B, L, D], zero after each text's ``lengths`` [B] (texts start
-        at position 0) -> [B, encoded_dim]. ``pack`` runs the LSTMs on packed sequences (no work
-        on padding; the result is the same)."""
+        at position 0) -> [B, encoded_dim].
+
+        The LSTMs run over the padded batch: padding follows each text (the reversed copy's too),
+        so it cannot reach a real position's output, and the pooling masks its outputs, so it gets
+        no gradient either. Packed sequences would skip that padding, but on a CPU their backward
+        pass is 2-4x slower than the padded one (IMDB sentences, 128 a batch, grouped by length:
+        49 against 131 ms a step), and batches grouped by length carry little padding."""
         positions = torch.arange(emb.shape[1], device=emb.device).unsqueeze(0)  # [1, L]
         real = positions < lengths.unsqueeze(1)  # [B, L]
         if self.encoder == "cnn":
@@ -194,21 +199,13 @@ class StudentNet(nn.Module):
         # bilstm: position t of the reversed text is position len - 1 - t (padding stays in place)
         rev = torch.where(real, lengths.unsqueeze(1) - 1 - positions, positions)
         rev = rev.unsqueeze(-1).expand(-1, -1, emb.shape[-1])
-        fwd = self._run_lstm(self.lstm, emb, lengths, pack)
-        bwd = self._run_lstm(self.lstm_reverse, emb.gather(1, rev), lengths, pack)
+        fwd = self.lstm(emb)[0]
+        bwd = self.lstm_reverse(emb.gather(1, rev))[0]
         out = torch.cat([fwd, bwd.gather(1, rev[..., :1].expand(-1, -1, bwd.shape[-1]))], dim=-1)
         mask = real.unsqueeze(-1)
         top = out.masked_fill(~mask, -1e9).amax(dim=1)
         mean = (out * mask.to(out.dtype)).sum(dim=1) / lengths.unsqueeze(1).to(out.dtype)
         return torch.cat([top, mean], dim=-1)
-
-    @staticmethod
-    def _run_lstm(lstm: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor, pack: bool) -> torch.Tensor:
-        if not pack:  # padding follows each text, so it cannot reach a real position's output
-            return lstm(x)[0]
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = lstm(packed)
-        return nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
 
     def forward(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """Flat int64 ``ids`` [T] and ``offsets`` [B] (as from ``Featurizer.batch``) -> logits [B, K]."""
@@ -218,7 +215,7 @@ class StudentNet(nn.Module):
         """One text's ids [L] -> logits [1, K] (the low-latency serving path)."""
         if self.encoder != "bag":
             return self.classify(
-                self._encode(self.embedding(ids).unsqueeze(0), ids.new_tensor([ids.shape[0]]), pack=False)
+                self._encode(self.embedding(ids).unsqueeze(0), ids.new_tensor([ids.shape[0]]))
             )
         # index_select + sum is the cheapest bag of one on CPU (same sum as EmbeddingBag up to
         # float rounding order).
