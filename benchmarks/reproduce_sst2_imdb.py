@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -61,10 +61,23 @@ class ReproduceConfig(Strict):
     )
     seed_repeats: list[int] = Field(
         default_factory=lambda: [1, 2],
-        description="more seeds of the last student in the table (the best recipe), trained and scored "
-        "the same way: the report gives their spread ([]: none)",
+        description="more seeds of the last bag student in the table (the best recipe) and of the "
+        "word-order student, trained and scored the same way: the report gives their spread ([]: none)",
+    )
+    word_order: dict[str, Any] | None = Field(
+        None,
+        description="TrainConfig keys over `student` for one more student, on the last recipe's data, "
+        "that reads the words in order (`model: {encoder: bilstm}` or cnn); null: none",
     )
     report_dir: str = "benchmarks/results"
+
+    @field_validator("word_order")
+    @classmethod
+    def _reads_in_order(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None and StudentModelConfig.model_validate(v.get("model") or {}).encoder == "bag":
+            raise ValueError("model.encoder must be cnn or bilstm (the bag students are the other rows)")
+        return v
+
     latency_samples: int = 200
 
 
@@ -196,6 +209,109 @@ def _evaluate(path: Path, models: list[str], **kw) -> dict[str, Any]:
     return ev
 
 
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over``'s keys on top, nested sections (featurizer, model) merged key by key."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _student_variants(
+    cfg: ReproduceConfig,
+    run_dir: Path,
+    first: str,
+    transfer_n: int,
+    sst_rows: int,
+    aug_rows: int | None,
+) -> list[dict[str, Any]]:
+    """The students to train, in the report's order: each one's id, description, data and targets
+    (and ``train``: TrainConfig keys over the shared ``student`` section)."""
+    soft_t, soft_s = str(run_dir / "soft_transfer"), str(run_dir / "soft_sst2_train")
+    variants: list[dict[str, Any]] = [
+        {
+            "id": "gold_only",
+            "desc": "student, gold SST-2 labels only (no transfer)",
+            "soft_labels": soft_s,
+            "columns": {"text": "text", "label": "label"},
+            "hard_label_weight": 1.0,
+            "temperature": 1.0,
+        },
+        {"id": f"{first}_t1", "desc": f"student ← {first}, T=1", "target": first, "temperature": 1.0},
+        {"id": f"{first}_t2", "desc": f"student ← {first}, T=2", "target": first, "temperature": 2.0},
+        {"id": "stacked_t1", "desc": "student ← stacked teachers, T=1", "temperature": 1.0},
+        {"id": "stacked_t2", "desc": "student ← stacked teachers, T=2", "temperature": 2.0},
+        {
+            "id": "stacked_t2_gold",
+            "desc": f"student ← stacked T=2 + gold SST-2 (w={cfg.gold_mix_weight:g})",
+            "soft_labels": [soft_s, soft_t],
+            "columns": {"text": "text", "label": "label"},
+            "hard_label_weight": cfg.gold_mix_weight,
+            "temperature": 2.0,
+        },
+    ]
+    for n in sorted(set(cfg.transfer_sizes)):
+        if n < transfer_n:
+            variants.append(
+                {
+                    "id": f"stacked_t2_n{n}",
+                    "desc": f"student ← stacked T=2, {n:,} transfer rows",
+                    "temperature": 2.0,
+                    "max_rows": n,
+                    "curve": n,
+                }
+            )
+    variants[4]["curve"] = transfer_n  # the whole labeled transfer set
+    if aug_rows is not None:
+        # SST-2 train and its augmented copies first, then the transfer set: max_rows cuts the
+        # transfer set only (the union keeps this order).
+        in_domain = sst_rows + aug_rows
+        for n in sorted({*(n for n in cfg.augment_transfer_sizes if n < transfer_n), transfer_n}):
+            full = n == transfer_n
+            variants.append(
+                {
+                    "id": "stacked_t2_aug" if full else f"stacked_t2_aug_n{n}",
+                    "desc": "student ← stacked T=2 + SST-2 train and its augmented copies"
+                    + ("" if full else f", {n:,} transfer rows"),
+                    "soft_labels": [soft_s, str(run_dir / "soft_augmented"), soft_t],
+                    "temperature": 2.0,
+                    "max_rows": None if full else in_domain + n,
+                    "aug_curve": n,
+                }
+            )
+    # The last recipe's data again, for a student that reads the words in order.
+    recipes = [variants[-1]]
+    if cfg.word_order is not None:
+        encoder = StudentModelConfig.model_validate(cfg.word_order.get("model") or {}).encoder
+        last = recipes[0]
+        recipes.append(
+            {
+                **{k: v for k, v in last.items() if k not in ("curve", "aug_curve")},
+                "id": f"{encoder}_{last['id']}",
+                "desc": last["desc"].replace("student ←", f"student ({encoder}) ←", 1),
+                "train": cfg.word_order,
+                "word_order": encoder,
+            }
+        )
+        variants.append(recipes[1])
+    # Those recipes again with other seeds: how far apart do two runs of one recipe land?
+    seed0 = int(cfg.student.get("seed", 0))
+    for last in recipes:
+        for seed in [
+            s for s in dict.fromkeys(cfg.seed_repeats) if s != int(last.get("train", {}).get("seed", seed0))
+        ]:
+            variants.append(
+                {
+                    **{k: v for k, v in last.items() if k not in ("curve", "aug_curve")},
+                    "id": f"{last['id']}_seed{seed}",
+                    "desc": f"{last['desc']}, seed {seed}",
+                    "seed": seed,
+                    "seed_of": last["id"],
+                }
+            )
+    return variants
+
+
 def run(cfg: ReproduceConfig) -> dict[str, Any]:
     t_start = time.perf_counter()
     run_dir = run_dir_of(cfg)
@@ -278,80 +394,22 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
         "label_names": ["negative", "positive"],
         "storage_path": str((run_dir / "_checkpoints").resolve()),
     }
-    soft_t, soft_s = str(run_dir / "soft_transfer"), str(run_dir / "soft_sst2_train")
-    first = specs[0].name
-    variants: list[dict[str, Any]] = [
-        {
-            "id": "gold_only",
-            "desc": "student, gold SST-2 labels only (no transfer)",
-            "soft_labels": soft_s,
-            "columns": {"text": "text", "label": "label"},
-            "hard_label_weight": 1.0,
-            "temperature": 1.0,
-        },
-        {"id": f"{first}_t1", "desc": f"student ← {first}, T=1", "target": first, "temperature": 1.0},
-        {"id": f"{first}_t2", "desc": f"student ← {first}, T=2", "target": first, "temperature": 2.0},
-        {"id": "stacked_t1", "desc": "student ← stacked teachers, T=1", "temperature": 1.0},
-        {"id": "stacked_t2", "desc": "student ← stacked teachers, T=2", "temperature": 2.0},
-        {
-            "id": "stacked_t2_gold",
-            "desc": f"student ← stacked T=2 + gold SST-2 (w={cfg.gold_mix_weight:g})",
-            "soft_labels": [soft_s, soft_t],
-            "columns": {"text": "text", "label": "label"},
-            "hard_label_weight": cfg.gold_mix_weight,
-            "temperature": 2.0,
-        },
-    ]
-    for n in sorted(set(cfg.transfer_sizes)):
-        if n < transfer_n:
-            variants.append(
-                {
-                    "id": f"stacked_t2_n{n}",
-                    "desc": f"student ← stacked T=2, {n:,} transfer rows",
-                    "temperature": 2.0,
-                    "max_rows": n,
-                    "curve": n,
-                }
-            )
-    variants[4]["curve"] = transfer_n  # the whole labeled transfer set
-    if aug_m is not None:
-        # SST-2 train and its augmented copies first, then the transfer set: max_rows cuts the
-        # transfer set only (the union keeps this order).
-        in_domain = int(sst_m["labeled_rows"]) + int(aug_m["labeled_rows"])
-        for n in sorted({*(n for n in cfg.augment_transfer_sizes if n < transfer_n), transfer_n}):
-            full = n == transfer_n
-            variants.append(
-                {
-                    "id": "stacked_t2_aug" if full else f"stacked_t2_aug_n{n}",
-                    "desc": "student ← stacked T=2 + SST-2 train and its augmented copies"
-                    + ("" if full else f", {n:,} transfer rows"),
-                    "soft_labels": [soft_s, str(run_dir / "soft_augmented"), soft_t],
-                    "temperature": 2.0,
-                    "max_rows": None if full else in_domain + n,
-                    "aug_curve": n,
-                }
-            )
-    # The last recipe again with other seeds: how far apart do two runs of one recipe land?
-    last = variants[-1]
-    seed0 = int(cfg.student.get("seed", 0))
-    for seed in [s for s in dict.fromkeys(cfg.seed_repeats) if s != seed0]:
-        variants.append(
-            {
-                **{k: v for k, v in last.items() if k not in ("curve", "aug_curve")},
-                "id": f"{last['id']}_seed{seed}",
-                "desc": f"{last['desc']}, seed {seed}",
-                "seed": seed,
-                "seed_of": last["id"],
-            }
-        )
+    variants = _student_variants(
+        cfg,
+        run_dir,
+        specs[0].name,
+        transfer_n,
+        int(sst_m["labeled_rows"]),
+        None if aug_m is None else int(aug_m["labeled_rows"]),
+    )
     students = []
     t0 = time.perf_counter()
     for v in variants:
         sid = v["id"]
         tc = train.TrainConfig.model_validate(
             {
-                **base,
-                "soft_labels": v.get("soft_labels", soft_t),
+                **_merged(base, v.get("train", {})),
+                "soft_labels": v.get("soft_labels", str(run_dir / "soft_transfer")),
                 "columns": v.get("columns", {"text": "text"}),
                 "target": v.get("target", "stacked"),
                 "temperature": v["temperature"],
@@ -493,29 +551,45 @@ def _seed_spread(
     best: float,
     teachers: list[dict[str, Any]],
     n_test: int,
-) -> str:
-    """One paragraph: a recipe's test accuracy over its seeds (the table's row and its repeats)."""
-    if not repeats:
-        return ""
+) -> list[str]:
+    """One paragraph per recipe trained with more seeds: its test accuracy over them (the table's
+    row and its repeats)."""
     import statistics
 
-    first = next(s for s in table if s["id"] == repeats[0]["seed_of"])
-    runs = [first, *(s for s in repeats if s["seed_of"] == first["id"])]
-    accs = [s["accuracy"] for s in runs]
-    seeds = [int(s.get("seed", 0)) for s in runs]
-    mean, sd = statistics.mean(accs), statistics.stdev(accs)
-    each = ", ".join(f"{a:.4f} (seed {k})" for a, k in zip(accs, seeds, strict=True))
-    own = _own_teacher(first, teachers)
-    of_own = (
-        f" ({mean / own['accuracy']:.1%} of its own teacher, {own['model']}: {own['accuracy']:.4f})"
-        if own and own["accuracy"] != best
-        else ""
-    )
-    return (
-        f'Seed spread: "{first["desc"]}" trained {len(runs)} times, the seed its only change: {each}; '
-        f"mean {mean:.4f} = {mean / best:.1%} retention{of_own}, standard deviation {sd:.4f}. The table "
-        f"shows the first seed. With {n_test:,} test sentences one standard error of an accuracy is about "
-        f"{(mean * (1 - mean) / n_test) ** 0.5:.3f}: rows closer than about a point are not told apart."
+    out = []
+    for first_id in dict.fromkeys(r["seed_of"] for r in repeats):
+        first = next(s for s in table if s["id"] == first_id)
+        runs = [first, *(s for s in repeats if s["seed_of"] == first_id)]
+        accs = [s["accuracy"] for s in runs]
+        seeds = [int(s.get("seed", 0)) for s in runs]
+        mean, sd = statistics.mean(accs), statistics.stdev(accs)
+        each = ", ".join(f"{a:.4f} (seed {k})" for a, k in zip(accs, seeds, strict=True))
+        own = _own_teacher(first, teachers)
+        of_own = (
+            f" ({mean / own['accuracy']:.1%} of its own teacher, {own['model']}: {own['accuracy']:.4f})"
+            if own and own["accuracy"] != best
+            else ""
+        )
+        out.append(
+            f'Seed spread: "{first["desc"]}" trained {len(runs)} times, the seed its only change: {each}; '
+            f"mean {mean:.4f} = {mean / best:.1%} retention{of_own}, standard deviation {sd:.4f}. The "
+            f"table shows the first seed. With {n_test:,} test sentences one standard error of an accuracy "
+            f"is about {(mean * (1 - mean) / n_test) ** 0.5:.3f}: rows closer than about a point are not "
+            "told apart."
+        )
+    return out
+
+
+def _word_order_line(table: list[dict[str, Any]]) -> str:
+    """What the word-order students are (README: "The student's encoder")."""
+    rows = [s for s in table if s.get("word_order")]
+    if not rows:
+        return ""
+    return " ".join(
+        f'"{s["desc"]}" reads the words in order instead of pooling a bag: the same hashed '
+        f"featurizer and data, these TrainConfig keys over the bag's: `{json.dumps(s['train'])}` "
+        '(README, "The student\'s encoder").'
+        for s in rows
     )
 
 
@@ -569,9 +643,12 @@ def write_report(result: dict[str, Any], out: Path) -> None:
     table = [s for s in result["students"] if "seed_of" not in s]
     for s in table:
         lines.append(fmt_row(s["desc"], s, s["train_rows"]))
-    spread = _seed_spread(table, repeats, best["accuracy"], result["teachers"], n_test)
-    if spread:
-        lines += ["", spread]
+    for para in (
+        _word_order_line(table),
+        *_seed_spread(table, repeats, best["accuracy"], result["teachers"], n_test),
+    ):
+        if para:
+            lines += ["", para]
     curve = sorted((s["curve"], s) for s in result["students"] if "curve" in s)
     aug_curve = {s["aug_curve"]: s for s in result["students"] if "aug_curve" in s}
     aug = result.get("augmented")

@@ -29,6 +29,11 @@ def test_config_sections_are_valid_stage_configs():
     assert [t.name for t in ft.teachers] == ["minilm", "minilm3"] and ft.teachers[1].num_layers == 3
     assert ft.output_dir == "runs/sst2/teachers"  # shared with jobs/configs/sst2_teacher.yaml
     train.TrainConfig.model_validate(cfg.student)
+    # The word-order student: the bag's settings with its own on top, nested sections merged.
+    wo = train.TrainConfig.model_validate(mod._merged(cfg.student, cfg.word_order))
+    assert (wo.model.encoder, wo.model.embedding_dim, wo.featurizer.num_buckets) == ("bilstm", 128, 2**20)
+    assert (wo.featurizer.word_ngrams, wo.optimizer, wo.epochs) == ([1], "adam", 3)
+    assert cfg.student["featurizer"] == {"num_buckets": 1048576}  # not changed by the merge
     specs = mod._teachers(cfg, ft)
     assert specs[0].max_length == cfg.label["max_length"]
     assert [s.dtype for s in specs] == [cfg.label["dtype"]] * 2 == ["bf16"] * 2
@@ -43,6 +48,53 @@ def test_each_scale_has_its_own_run_directory():
     assert mod.run_dir_of(full) == Path("r/sst2_imdb")
     dirs = {mod.run_dir_of(full.model_copy(update={"transfer_rows": n})) for n in (150_000, 500_000)}
     assert dirs == {Path("r/sst2_imdb_150000"), Path("r/sst2_imdb_500000")}
+
+
+def test_student_variants_word_order_and_seed_repeats():
+    import pytest
+
+    from bert2dnn_ray.config import build
+
+    mod = _module()
+    wo = {"model": {"encoder": "bilstm"}, "optimizer": "adam"}
+    cfg = mod.ReproduceConfig(transfer_sizes=[10_000, 2_000_000], word_order=wo, seed_repeats=[0, 1, 2])
+    vs = mod._student_variants(cfg, Path("r"), "minilm", 1_000_000, 60_000, 190_000)
+    ids = [v["id"] for v in vs]
+    assert ids == [
+        "gold_only",
+        "minilm_t1",
+        "minilm_t2",
+        "stacked_t1",
+        "stacked_t2",
+        "stacked_t2_gold",
+        "stacked_t2_n10000",
+        "stacked_t2_aug_n100000",
+        "stacked_t2_aug",
+        "bilstm_stacked_t2_aug",
+        "stacked_t2_aug_seed1",
+        "stacked_t2_aug_seed2",
+        "bilstm_stacked_t2_aug_seed1",
+        "bilstm_stacked_t2_aug_seed2",
+    ]
+    by = {v["id"]: v for v in vs}
+    bag, bilstm = by["stacked_t2_aug"], by["bilstm_stacked_t2_aug"]
+    assert bilstm["soft_labels"] == bag["soft_labels"] and bilstm["max_rows"] is None  # the same data
+    assert bilstm["train"] == wo and "train" not in bag and "aug_curve" not in bilstm
+    assert bilstm["desc"] == "student (bilstm) ← stacked T=2 + SST-2 train and its augmented copies"
+    assert by["bilstm_stacked_t2_aug_seed2"]["seed_of"] == "bilstm_stacked_t2_aug"
+    assert by["bilstm_stacked_t2_aug_seed2"]["train"] == wo
+    assert by["stacked_t2_aug_n100000"]["max_rows"] == 60_000 + 190_000 + 100_000
+    # no word-order student, no augmented copies: the last curve recipe gets the repeats
+    vs = mod._student_variants(
+        cfg.model_copy(update={"word_order": None}), Path("r"), "m", 1_000_000, 6, None
+    )
+    assert [v["id"] for v in vs][-3:] == [
+        "stacked_t2_n10000",
+        "stacked_t2_n10000_seed1",
+        "stacked_t2_n10000_seed2",
+    ]
+    with pytest.raises(Exception, match="model.encoder must be cnn or bilstm"):
+        build(mod.ReproduceConfig, {"word_order": {"model": {"embedding_dim": 32}}})
 
 
 def test_report_tables_and_plots(tmp_path):
@@ -130,18 +182,17 @@ def test_report_tables_and_plots(tmp_path):
 
     # the last recipe again with other seeds: a spread paragraph, not more table rows
     aug = result["students"][-1]
-    for seed, acc in ((1, 0.885), (2, 0.879)):
-        result["students"].append(
-            {
-                **aug,
-                "id": f"stacked_t2_aug_seed{seed}",
-                "desc": f"aug, seed {seed}",
-                "accuracy": acc,
-                "seed": seed,
-                "seed_of": "stacked_t2_aug",
-            }
-        )
-        del result["students"][-1]["aug_curve"]
+
+    def add_seeds(sid: str, desc: str, accs: dict[int, float], **extra) -> None:
+        """Rows of one recipe at these seeds (seed 0 is the table's row, the others its repeats)."""
+        for seed, acc in accs.items():
+            row = {**aug, "id": sid, "desc": desc, "accuracy": acc, "seed": seed, **extra}
+            if seed:
+                row.update(id=f"{sid}_seed{seed}", desc=f"{desc}, seed {seed}", seed_of=sid)
+            del row["aug_curve"]
+            result["students"].append(row)
+
+    add_seeds("stacked_t2_aug", "aug", {1: 0.885, 2: 0.879})
     mod.write_report(result, tmp_path)
     md = (tmp_path / "sst2_imdb.md").read_text()
     assert "| aug, seed 1 |" not in md and "| aug | 0.8910 |" in md
@@ -151,6 +202,21 @@ def test_report_tables_and_plots(tmp_path):
         "0.9050), standard deviation 0.0060." in md
     )
     assert "With 500 test sentences one standard error of an accuracy is about 0.014" in md
+    assert "reads the words in order" not in md
+
+    # a word-order student on the same data, with its own seeds: a second spread paragraph
+    wo = {"model": {"encoder": "bilstm"}}
+    add_seeds("bilstm_aug", "bilstm aug", {0: 0.899, 1: 0.893, 2: 0.896}, train=wo, word_order="bilstm")
+    mod.write_report(result, tmp_path)
+    md = (tmp_path / "sst2_imdb.md").read_text()
+    assert "| bilstm aug | 0.8990 |" in md and "| bilstm aug, seed 1 |" not in md
+    assert '"bilstm aug" reads the words in order instead of pooling a bag' in md
+    assert '`{"model": {"encoder": "bilstm"}}`' in md
+    assert md.count("Seed spread: ") == 2
+    assert (
+        'Seed spread: "bilstm aug" trained 3 times, the seed its only change: 0.8990 (seed 0), 0.8930 ' in md
+    )
+    assert "| 150,000 | 0.8820 | 98.0% | 0.8910 (99.0%) |" in md  # the curve keeps the bag rows
     assert "`sst2/test.tsv` (500 sentences, GLUE SST-2 dev)" in md
     assert "Compute recorded" not in md  # a result from before the outputs recorded their cost
 
