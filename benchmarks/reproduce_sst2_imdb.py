@@ -297,9 +297,8 @@ def _student_variants(
     # Those recipes again with other seeds: how far apart do two runs of one recipe land?
     seed0 = int(cfg.student.get("seed", 0))
     for last in recipes:
-        for seed in [
-            s for s in dict.fromkeys(cfg.seed_repeats) if s != int(last.get("train", {}).get("seed", seed0))
-        ]:
+        own = int(last.get("train", {}).get("seed", seed0))  # the seed of the table's row
+        for seed in [s for s in dict.fromkeys(cfg.seed_repeats) if s != own]:
             variants.append(
                 {
                     **{k: v for k, v in last.items() if k not in ("curve", "aug_curve")},

@@ -84,6 +84,11 @@ def test_student_variants_word_order_and_seed_repeats():
     assert by["bilstm_stacked_t2_aug_seed2"]["seed_of"] == "bilstm_stacked_t2_aug"
     assert by["bilstm_stacked_t2_aug_seed2"]["train"] == wo
     assert by["stacked_t2_aug_n100000"]["max_rows"] == 60_000 + 190_000 + 100_000
+    # a word-order student with a seed of its own: its repeats are the other seeds
+    vs = mod._student_variants(
+        cfg.model_copy(update={"word_order": {**wo, "seed": 1}}), Path("r"), "m", 1_000_000, 6, 19
+    )
+    assert [v["id"] for v in vs][-2:] == ["bilstm_stacked_t2_aug_seed0", "bilstm_stacked_t2_aug_seed2"]
     # no word-order student, no augmented copies: the last curve recipe gets the repeats
     vs = mod._student_variants(
         cfg.model_copy(update={"word_order": None}), Path("r"), "m", 1_000_000, 6, None
