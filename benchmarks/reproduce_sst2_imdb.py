@@ -70,6 +70,7 @@ class ReproduceConfig(Strict):
         "that reads the words in order (`model: {encoder: bilstm}` or cnn); null: none",
     )
     report_dir: str = "benchmarks/results"
+    latency_samples: int = 200
 
     @field_validator("word_order")
     @classmethod
@@ -77,8 +78,6 @@ class ReproduceConfig(Strict):
         if v is not None and StudentModelConfig.model_validate(v.get("model") or {}).encoder == "bag":
             raise ValueError("model.encoder must be cnn or bilstm (the bag students are the other rows)")
         return v
-
-    latency_samples: int = 200
 
 
 def _augment_sst2(cfg: ReproduceConfig, paths: dict[str, str], run_dir: Path) -> None:
@@ -279,19 +278,24 @@ def _student_variants(
                     "aug_curve": n,
                 }
             )
+
+    def again(recipe: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        """``recipe``'s data and targets for another student (off the curves, which it is not)."""
+        return {**{k: v for k, v in recipe.items() if k not in ("curve", "aug_curve")}, **changes}
+
     # The last recipe's data again, for a student that reads the words in order.
     recipes = [variants[-1]]
     if cfg.word_order is not None:
         encoder = StudentModelConfig.model_validate(cfg.word_order.get("model") or {}).encoder
         last = recipes[0]
         recipes.append(
-            {
-                **{k: v for k, v in last.items() if k not in ("curve", "aug_curve")},
-                "id": f"{encoder}_{last['id']}",
-                "desc": last["desc"].replace("student ←", f"student ({encoder}) ←", 1),
-                "train": cfg.word_order,
-                "word_order": encoder,
-            }
+            again(
+                last,
+                id=f"{encoder}_{last['id']}",
+                desc=last["desc"].replace("student ←", f"student ({encoder}) ←", 1),
+                train=cfg.word_order,
+                word_order=encoder,
+            )
         )
         variants.append(recipes[1])
     # Those recipes again with other seeds: how far apart do two runs of one recipe land?
@@ -300,13 +304,13 @@ def _student_variants(
         own = int(last.get("train", {}).get("seed", seed0))  # the seed of the table's row
         for seed in [s for s in dict.fromkeys(cfg.seed_repeats) if s != own]:
             variants.append(
-                {
-                    **{k: v for k, v in last.items() if k not in ("curve", "aug_curve")},
-                    "id": f"{last['id']}_seed{seed}",
-                    "desc": f"{last['desc']}, seed {seed}",
-                    "seed": seed,
-                    "seed_of": last["id"],
-                }
+                again(
+                    last,
+                    id=f"{last['id']}_seed{seed}",
+                    desc=f"{last['desc']}, seed {seed}",
+                    seed=seed,
+                    seed_of=last["id"],
+                )
             )
     return variants
 
