@@ -312,6 +312,8 @@ def _student_variants(
                     seed_of=last["id"],
                 )
             )
+    for v in variants:
+        v.setdefault("soft_labels", soft_t)  # the transfer set, unless a recipe names its own
     return variants
 
 
@@ -412,7 +414,7 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
         tc = train.TrainConfig.model_validate(
             {
                 **_merged(base, v.get("train", {})),
-                "soft_labels": v.get("soft_labels", str(run_dir / "soft_transfer")),
+                "soft_labels": v["soft_labels"],
                 "columns": v.get("columns", {"text": "text"}),
                 "target": v.get("target", "stacked"),
                 "temperature": v["temperature"],

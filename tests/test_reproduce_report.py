@@ -84,6 +84,12 @@ def test_student_variants_word_order_and_seed_repeats():
     assert by["bilstm_stacked_t2_aug_seed2"]["seed_of"] == "bilstm_stacked_t2_aug"
     assert by["bilstm_stacked_t2_aug_seed2"]["train"] == wo
     assert by["stacked_t2_aug_n100000"]["max_rows"] == 60_000 + 190_000 + 100_000
+    assert (
+        by["minilm_t2"]["soft_labels"]
+        == by["stacked_t2_n10000"]["soft_labels"]
+        == str(Path("r") / "soft_transfer")
+    )
+    assert by["gold_only"]["soft_labels"] == str(Path("r") / "soft_sst2_train")
     # a word-order student with a seed of its own: its repeats are the other seeds
     vs = mod._student_variants(
         cfg.model_copy(update={"word_order": {**wo, "seed": 1}}), Path("r"), "m", 1_000_000, 6, 19
