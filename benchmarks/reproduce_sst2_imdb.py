@@ -585,6 +585,43 @@ def _seed_spread(
     return out
 
 
+def _headline(
+    table: list[dict[str, Any]],
+    repeats: list[dict[str, Any]],
+    best: dict[str, Any],
+    teachers: list[dict[str, Any]],
+) -> str:
+    """The report's answer in one paragraph: the student with the highest test accuracy (its mean
+    over seeds where it was trained with more than one), its retention and its served speed."""
+    if not table:
+        return ""
+
+    def accs(s: dict[str, Any]) -> list[float]:
+        return [s["accuracy"], *(r["accuracy"] for r in repeats if r["seed_of"] == s["id"])]
+
+    top = max(table, key=lambda s: sum(accs(s)) / len(accs(s)))
+    a = accs(top)
+    mean = sum(a) / len(a)
+    over = f"mean over {len(a)} seeds" if len(a) > 1 else "one seed"
+    own = _own_teacher(top, teachers)
+    of_own = (
+        f", {mean / own['accuracy']:.1%} of its own teacher ({own['model']}, {own['accuracy']:.4f})"
+        if own and own["accuracy"] != best["accuracy"]
+        else ""
+    )
+    text = (
+        f'Headline: the best student, "{top["desc"]}", scores {mean:.4f} ({over}) = '
+        f"{mean / best['accuracy']:.1%} of the best teacher's accuracy{of_own}; BERT2DNN reports ≥97%."
+    )
+    if "int8_p50_us" in top and best.get("p50_us"):
+        text += (
+            f" Served as `model.int8.onnx` (seed {int(top.get('seed', 0))}) it scores "
+            f"{top['int8_accuracy']:.4f} at {top['int8_p50_us']:,.0f} µs a text, "
+            f"{best['p50_us'] / top['int8_p50_us']:.0f}x faster than that teacher ({best['p50_us']:,.0f} µs)."
+        )
+    return text
+
+
 def _word_order_line(table: list[dict[str, Any]]) -> str:
     """What the word-order students are (README: "The student's encoder")."""
     rows = [s for s in table if s.get("word_order")]
@@ -610,6 +647,9 @@ def write_report(result: dict[str, Any], out: Path) -> None:
     best = max(teachers, key=lambda r: r["accuracy"])
     tr = result["transfer"]
     n_test = result.get("test_rows") or 872  # a result from before test_rows was recorded: SST-2's
+    repeats = [s for s in result["students"] if "seed_of" in s]
+    table = [s for s in result["students"] if "seed_of" not in s]
+    headline = _headline(table, repeats, best, result["teachers"])
     lines = [
         "# BERT2DNN on SST-2 with IMDB as the transfer set",
         "",
@@ -622,6 +662,7 @@ def write_report(result: dict[str, Any], out: Path) -> None:
         f"truncated for the teachers, {tr['quarantined_rows'] or 0:,} quarantined. "
         f"Retention = accuracy ÷ best teacher ({best['model']}, {best['accuracy']:.4f}).",
         "",
+        *([headline, ""] if headline else []),
         _scale_line(result),
         "",
         "Students are also scored as served in int8 (`model.int8.onnx`, written by `bert2dnn export`).",
@@ -644,8 +685,6 @@ def write_report(result: dict[str, Any], out: Path) -> None:
     for r in result["teachers"]:
         name = r["model"].replace("teacher:", "teacher ").replace("teachers:", "teachers ")
         lines.append(fmt_row(name, r))
-    repeats = [s for s in result["students"] if "seed_of" in s]
-    table = [s for s in result["students"] if "seed_of" not in s]
     for s in table:
         lines.append(fmt_row(s["desc"], s, s["train_rows"]))
     for para in (
