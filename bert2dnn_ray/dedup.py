@@ -204,6 +204,7 @@ def run(cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[str, Any])
         "dedup_partitions": parts,
         "teachers": lab["teachers"],
         "labeling_wall_seconds": lab.get("labeling_wall_seconds"),
+        "actor_peak_rss_bytes": lab.get("actor_peak_rss_bytes"),
         "temperatures": cfg.temperatures,
         "stacking": lab["stacking"],
         "columns": cfg.columns.model_dump(),

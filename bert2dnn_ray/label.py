@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import sys
 import time
 from collections import Counter
 from typing import Any, Literal
@@ -68,6 +69,12 @@ class LabelConfig(Strict):
     num_gpus_per_actor: float = Field(0.0, ge=0)
     cpus_per_actor: float | None = Field(None, gt=0, description="default: a fraction on small machines")
     torch_threads: int | None = Field(None, ge=1)
+    memory_per_actor_gb: float | None = Field(
+        None,
+        gt=0,
+        description="memory Ray reserves for each teacher actor, so a node gets no more actors than fit "
+        "(default: none reserved; the label stage logs the actors' peak to size it)",
+    )
     trust_remote_code: bool = False
     max_attempts: int = Field(
         3, ge=1, description="runs of the actor pool; after a lost node/actor only unfinished chunks rerun"
@@ -294,6 +301,7 @@ class ChunkLabeler:
             seconds=time.perf_counter() - t0,
             started_at=started_at,
             finished_at=time.time(),
+            actor_peak_rss_bytes=peak_rss_bytes(),
         )
         # The stats file commits the chunk: written last, atomically.
         io.write_json(io.join(cfg.output_dir, "_chunks", f"{spec['chunk_id']}.json"), stats)
@@ -461,6 +469,7 @@ def label_chunks(cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[s
             return
         try:
             _label_pending(cfg, pending, stacker)
+            _log_actor_memory(cfg, [c["chunk_id"] for c in pending])
             return
         except Exception as e:  # noqa: BLE001 - the error is re-raised after the last attempt
             if attempt == cfg.max_attempts:
@@ -470,6 +479,43 @@ def label_chunks(cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[s
                 "label",
                 f"attempt {attempt} failed ({type(e).__name__}: {msg[:200]}); retrying unfinished chunks",
             )
+
+
+def peak_rss_bytes() -> int | None:
+    """This process's peak resident memory so far (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)  # macOS: bytes; Linux: KiB
+
+
+def _log_actor_memory(cfg: LabelConfig, chunk_ids: list[str]) -> None:
+    """Log the teacher actors' peak memory over these committed chunks, to size ``memory_per_actor_gb``."""
+    done = _committed(cfg.output_dir)
+    peaks = [p for c in chunk_ids if (p := done.get(c, {}).get("actor_peak_rss_bytes"))]
+    if not peaks:
+        return
+    gib = max(peaks) / 2**30
+    if cfg.memory_per_actor_gb is None:
+        hint = f"; on a cluster set memory_per_actor_gb (e.g. {gib * 1.25:.1f}) so Ray places no more actors than fit"
+    elif gib > cfg.memory_per_actor_gb:
+        hint = f", above memory_per_actor_gb={cfg.memory_per_actor_gb:g}: raise it"
+    else:
+        hint = f" (memory_per_actor_gb={cfg.memory_per_actor_gb:g})"
+    log("label", f"teacher actors peaked at {gib:.1f} GiB of memory each{hint}")
+
+
+def actor_options(cfg: LabelConfig) -> dict[str, Any]:
+    """The Ray resources each teacher actor asks for."""
+    opts: dict[str, Any] = {
+        "num_cpus": actor_cpus(cfg.cpus_per_actor, cfg.num_actors) if not cfg.num_gpus_per_actor else 1,
+        "num_gpus": cfg.num_gpus_per_actor or None,
+    }
+    if cfg.memory_per_actor_gb is not None:
+        opts["memory"] = int(cfg.memory_per_actor_gb * 2**30)
+    return opts
 
 
 def _label_pending(cfg: LabelConfig, pending: list[dict[str, Any]], stacker: dict[str, Any]) -> None:
@@ -487,8 +533,7 @@ def _label_pending(cfg: LabelConfig, pending: list[dict[str, Any]], stacker: dic
         batch_size=1,
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=cfg.num_actors),
-        num_cpus=actor_cpus(cfg.cpus_per_actor, cfg.num_actors) if not cfg.num_gpus_per_actor else 1,
-        num_gpus=cfg.num_gpus_per_actor or None,
+        **actor_options(cfg),
     )
     rows = 0
     for i, row in enumerate(ds.iter_rows(), start=1):
@@ -560,6 +605,7 @@ def summarize(
         "columns": cfg.columns.model_dump(),
         "label_seconds_this_run": seconds,
         "labeling_wall_seconds": wall_seconds(stats),
+        "actor_peak_rss_bytes": max((p for s in stats if (p := s.get("actor_peak_rss_bytes"))), default=None),
         "files": sorted(f"data/part-{c['chunk_id']}.parquet" for c in chunks),
         "dedup": cfg.dedup,
     }

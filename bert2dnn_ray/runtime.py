@@ -109,6 +109,10 @@ def _quiet_ray_data() -> None:
         ctx = DataContext.get_current()
         ctx.enable_progress_bars = sys.stderr.isatty()
         ctx.print_on_execution_start = False
+        # Ray Data repeats its "uses N GiB per worker but requests none" warning every 30 s for as
+        # long as a pool runs (16 lines each time); the label stage logs its actors'
+        # peak once instead (LabelConfig.memory_per_actor_gb reserves it).
+        ctx.issue_detectors_config.high_memory_detector_config.detection_time_interval_s = 600
     except Exception:  # pragma: no cover - cosmetic only
         pass
 

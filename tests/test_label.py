@@ -107,6 +107,8 @@ def test_label_schema_temperatures_stacking_and_quarantine(ray_session, tiny_ber
     # The labeling wall time comes from the committed chunks, so a run with nothing to do keeps it.
     assert 0 < m["labeling_wall_seconds"] <= m["label_seconds_this_run"]
     assert m2["labeling_wall_seconds"] == m["labeling_wall_seconds"]
+    # the teacher actor's peak memory: a process with torch and two BERTs loaded, under 8 GiB
+    assert 100 * 2**20 < m["actor_peak_rss_bytes"] < 8 * 2**30
 
 
 def test_wall_seconds_is_the_union_of_chunk_intervals():
@@ -136,7 +138,16 @@ def test_label_errors_before_work(ray_session, tiny_bert_factory, tmp_path):
     assert not (tmp_path / "o1" / "data").exists()
 
 
-def test_label_logreg_stacker(ray_session, tiny_bert_factory, tmp_path):
+def test_actor_options_reserve_memory_only_when_asked(ray_session):
+    cfg = label.LabelConfig(cpus_per_actor=0.5)
+    assert label.actor_options(cfg) == {"num_cpus": 0.5, "num_gpus": None}
+    cfg = label.LabelConfig(num_gpus_per_actor=1, memory_per_actor_gb=3.5)
+    assert label.actor_options(cfg) == {"num_cpus": 1, "num_gpus": 1, "memory": 3.5 * 2**30}
+    with pytest.raises(ValueError, match="memory_per_actor_gb"):
+        label.LabelConfig(memory_per_actor_gb=0)
+
+
+def test_label_logreg_stacker(ray_session, tiny_bert_factory, tmp_path, capsys):
     t1, t2 = tiny_bert_factory(2, seed=0), tiny_bert_factory(2, seed=1)
     texts = _texts(200, seed=3)
     pq.write_table(pa.table({"text": texts}), tmp_path / "u.parquet")
@@ -144,7 +155,12 @@ def test_label_logreg_stacker(ray_session, tiny_bert_factory, tmp_path):
     pq.write_table(pa.table({"text": texts, "label": labels}), tmp_path / "dev.parquet")
     cfg = _cfg(tmp_path / "u.parquet", tmp_path / "o", [("a", t1), ("b", t2)])
     cfg.stack = label.StackConfig(method="logreg", dev=str(tmp_path / "dev.parquet"))
+    cfg.memory_per_actor_gb = 0.5  # reserved by the actor (a local Ray has GiBs of it), and reported
     m = label.run(cfg)
+    peak = m["actor_peak_rss_bytes"] / 2**30
+    err = capsys.readouterr().err
+    assert f"teacher actors peaked at {peak:.1f} GiB of memory each" in err
+    assert ("above memory_per_actor_gb=0.5: raise it" in err) == (peak > 0.5)
     assert m["stacking"]["method"] == "logreg" and m["stacking"]["dev_rows"] == 200
     st = json.loads((tmp_path / "o" / "stacker.json").read_text())
     t = _read(tmp_path / "o")
