@@ -31,7 +31,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from . import io
-from .label import LabelConfig, label_chunks, plan_chunks, prepare_rows, summarize
+from .label import LabelConfig, commit_manifest, label_chunks, plan_chunks, prepare_rows, summarize
 from .runtime import init_ray, log
 
 KEY = "text_key"
@@ -236,15 +236,7 @@ def run(cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[str, Any])
             "files": files,
             "label_seconds_this_run": time.perf_counter() - t0,
         }
-    if cfg.dedup == "distinct":
-        assert manifest["input_rows"] == valid + quarantined
-    else:
-        assert manifest["input_rows"] == manifest["labeled_rows"] + quarantined
-    io.write_json(io.join(cfg.output_dir, "manifest.json"), manifest)
-    if "://" not in cfg.output_dir:
-        from .runtime import mark_done
-
-        mark_done(cfg.output_dir, {"rows": manifest["labeled_rows"]})
+    commit_manifest(cfg, manifest)
     log(
         "label",
         f"dedup ({cfg.dedup}): {manifest['input_rows']} input rows, {quarantined} quarantined, "

@@ -550,7 +550,12 @@ def _label_pending(cfg: LabelConfig, pending: list[dict[str, Any]], stacker: dic
 def write_manifest(
     cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[str, Any], seconds: float, **extra: Any
 ) -> dict[str, Any]:
-    manifest = {**summarize(cfg, chunks, stacker, seconds), **extra}
+    return commit_manifest(cfg, {**summarize(cfg, chunks, stacker, seconds), **extra})
+
+
+def commit_manifest(cfg: LabelConfig, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Check that every input row is accounted for, then write ``manifest.json`` (and the done
+    marker of a local output): the labeling run is complete."""
     if cfg.dedup == "distinct":
         assert manifest["input_rows"] == manifest["distinct_input_rows"] + manifest["quarantined_rows"]
     else:
