@@ -31,7 +31,7 @@ from .config import Strict
 from .data import Columns
 from .errors import ConfigError, DataError
 from .metrics import softmax
-from .runtime import actor_cpus, init_ray, log, torch_threads
+from .runtime import actor_cpus, cluster_address, init_ray, log, torch_threads
 from .teachers import TeacherRunner, TeacherSpec, model_num_labels
 from .text import normalize_array
 
@@ -72,7 +72,7 @@ class LabelConfig(Strict):
     memory_per_actor_gb: float | None = Field(
         None,
         gt=0,
-        description="memory Ray reserves for each teacher actor, so a node gets no more actors than fit "
+        description="host memory Ray reserves for each teacher actor, so a node gets no more actors than fit "
         "(default: none reserved; the label stage logs the actors' peak to size it)",
     )
     trust_remote_code: bool = False
@@ -472,7 +472,7 @@ def label_chunks(cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[s
             _log_actor_memory(cfg, [c["chunk_id"] for c in pending])
             return
         except Exception as e:  # noqa: BLE001 - the error is re-raised after the last attempt
-            if attempt == cfg.max_attempts:
+            if attempt == cfg.max_attempts or isinstance(e, ConfigError):
                 raise
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             log(
@@ -524,6 +524,14 @@ def _label_pending(cfg: LabelConfig, pending: list[dict[str, Any]], stacker: dic
 
     t0 = time.perf_counter()
     init_ray(cfg.address)
+    opts = actor_options(cfg)
+    have = ray.cluster_resources().get("memory", 0.0)
+    if "memory" in opts and cluster_address(cfg.address) is None and opts["memory"] > have:
+        # A local Ray never grows: an actor asking for more than it has would wait forever.
+        raise ConfigError(
+            f"label.memory_per_actor_gb={cfg.memory_per_actor_gb:g} is more than this machine's Ray "
+            f"memory ({have / 2**30:.1f} GiB); lower it or leave it unset"
+        )
     payload = {"cfg": cfg.model_dump(), "stacker": stacker, "threads": torch_threads(cfg.torch_threads)}
     items = [{**c, "row_groups": list(c["row_groups"])} for c in pending]
     ds = ray.data.from_items(items, override_num_blocks=len(items))
@@ -533,7 +541,7 @@ def _label_pending(cfg: LabelConfig, pending: list[dict[str, Any]], stacker: dic
         batch_size=1,
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=cfg.num_actors),
-        **actor_options(cfg),
+        **opts,
     )
     rows = 0
     for i, row in enumerate(ds.iter_rows(), start=1):

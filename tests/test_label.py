@@ -136,6 +136,13 @@ def test_label_errors_before_work(ray_session, tiny_bert_factory, tmp_path):
     with pytest.raises(ConfigError, match="disagree on the number of classes"):
         label.run(_cfg(tmp_path / "in.parquet", tmp_path / "o4", [("a", t1), ("c", t3)]))
     assert not (tmp_path / "o1" / "data").exists()
+    # more memory per actor than a local Ray has: an error at once (no retries), not a pool that waits
+    pq.write_table(pa.table({"text": ["good", "bad"]}), tmp_path / "ok.parquet")
+    with pytest.raises(
+        ConfigError, match=r"memory_per_actor_gb=100000 is more than this machine's Ray memory"
+    ):
+        label.run(_cfg(tmp_path / "ok.parquet", tmp_path / "o5", [("a", t1)], memory_per_actor_gb=100_000))
+    assert not list((tmp_path / "o5").glob("data/*.parquet"))
 
 
 def test_actor_options_reserve_memory_only_when_asked(ray_session):
