@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -585,6 +586,20 @@ def _seed_spread(
     return out
 
 
+def _label_groups(rows: list[dict[str, Any]], dx: float = 0.12, dy: float = 0.006) -> dict:
+    """Plot labels that would overprint, grouped: {(p50, accuracy) of the most accurate: its id and the
+    ids close to it} (close: within ``dx`` in log10 latency and ``dy`` in accuracy), so a crowd of
+    students at one latency reads as one label with a count; the report's table has each of them."""
+    groups: dict[tuple[float, float], list[str]] = {}
+    for r in sorted(rows, key=lambda r: -r["accuracy"]):
+        x, y = r["p50_us"], r["accuracy"]
+        home = next(
+            (k for k in groups if abs(math.log10(k[0]) - math.log10(x)) < dx and abs(k[1] - y) < dy), None
+        )
+        groups.setdefault(home or (x, y), []).append(r["id"])
+    return groups
+
+
 def _headline(
     table: list[dict[str, Any]],
     repeats: list[dict[str, Any]],
@@ -771,10 +786,12 @@ def write_report(result: dict[str, Any], out: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for r in teachers:
         ax.scatter(r["p50_us"], r["accuracy"], marker="s", color="C1")
-        ax.annotate(r["model"], (r["p50_us"], r["accuracy"]), fontsize=8)
+        ax.annotate(f"{r['model']} ", (r["p50_us"], r["accuracy"]), fontsize=8, ha="right", va="bottom")
     for i, s in enumerate(table):
         ax.scatter(s["p50_us"], s["accuracy"], color="C0", label="student, float32" if i == 0 else None)
-        ax.annotate(s["id"], (s["p50_us"], s["accuracy"]), fontsize=7)
+    for (x, y), names in _label_groups(table).items():
+        more = f" (+{len(names) - 1})" if len(names) > 1 else ""
+        ax.annotate(f" {names[0]}{more}", (x, y), fontsize=7, va="center")
     q = [s for s in table if "int8_p50_us" in s]
     if q:
         ax.scatter(

@@ -267,6 +267,22 @@ def test_epoch_seconds_sums_a_history_that_records_them():
     assert mod._epoch_seconds({}) is None
 
 
+def test_plot_labels_that_would_overprint_are_one_label_with_a_count():
+    mod = _module()
+    rows = [
+        {"id": "a", "p50_us": 160.0, "accuracy": 0.864},
+        {"id": "b", "p50_us": 165.0, "accuracy": 0.869},  # the most accurate of the crowd names it
+        {"id": "c", "p50_us": 158.0, "accuracy": 0.866},
+        {"id": "d", "p50_us": 160.0, "accuracy": 0.835},  # same latency, 3 points lower: its own label
+        {"id": "e", "p50_us": 730.0, "accuracy": 0.868},  # same accuracy, 4.5x slower: its own label
+    ]
+    assert mod._label_groups(rows) == {
+        (165.0, 0.869): ["b", "c", "a"],
+        (730.0, 0.868): ["e"],
+        (160.0, 0.835): ["d"],
+    }
+
+
 def test_evaluation_is_reused_until_its_model_or_settings_change(tmp_path, monkeypatch):
     mod = _module()
     calls = []
