@@ -22,6 +22,15 @@ def set_offline_env() -> None:
         os.environ.setdefault(k, v)
 
 
+def cpu_bf16_features() -> dict[str, bool]:
+    """Which bfloat16 matmul units this CPU has (Linux /proc/cpuinfo flags)."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        flags = set()
+    return {f: f in flags for f in ("amx_bf16", "avx512_bf16", "avx512f", "avx2")}
+
+
 def hardware_context() -> dict[str, Any]:
     """CPU, memory, library versions, date and load: what a reader needs to compare runs."""
     import ray

@@ -39,7 +39,13 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_header, result_header, set_offline_env, write_result  # noqa: E402
+from _common import (  # noqa: E402
+    cpu_bf16_features,
+    print_header,
+    result_header,
+    set_offline_env,
+    write_result,
+)
 
 set_offline_env()
 
@@ -221,15 +227,6 @@ def core_gflops() -> float:
         a @ a
         n += 1
     return round(2 * 512**3 * n / (time.perf_counter() - t0) / 1e9, 1)
-
-
-def cpu_bf16_features() -> dict[str, bool]:
-    """Which bfloat16 matmul units this CPU has (Linux /proc/cpuinfo flags)."""
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        flags = set()
-    return {f: f in flags for f in ("amx_bf16", "avx512_bf16", "avx512f", "avx2")}
 
 
 def mlp_macs(hidden: list[int], embedding_dim: int = 64, k: int = NUM_LABELS) -> int:

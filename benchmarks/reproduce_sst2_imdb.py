@@ -15,7 +15,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,9 @@ from pydantic import Field, field_validator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _common import cpu_bf16_features, hardware_context  # noqa: E402
 
 from bert2dnn_ray import augment, evaluate, label, teacher  # noqa: E402
 from bert2dnn_ray.config import Strict, apply_overrides, build, read_yaml  # noqa: E402
@@ -476,10 +478,10 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
         "timings": timings,
         "recorded_seconds": recorded,
         "hardware": {
+            **hardware_context(),
             "gpu": _gpu_name(),
             "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
+            "cpu_bf16_features": cpu_bf16_features(),
         },
     }
     write_report(result, Path(cfg.report_dir))
@@ -522,10 +524,18 @@ def _compute_line(result: dict[str, Any]) -> str:
     )
 
 
+def _cpu_words(hw: dict[str, Any]) -> str:
+    """ "Intel Xeon, bf16 units: amx_bf16, avx512_bf16": the CPU model and its bf16 matmul units, which
+    set the teachers' bf16 labeling rate and every latency in the report."""
+    units = [k for k, v in (hw.get("cpu_bf16_features") or {}).items() if v and "bf16" in k]
+    return f"{hw['cpu_model']}, bf16 units: {', '.join(units) or 'none'}"
+
+
 def _scale_line(result: dict[str, Any]) -> str:
     n = (result.get("config") or {}).get("transfer_rows")
     hw = result.get("hardware", {})
-    where = f"{hw.get('cpus', '?')} CPUs" + (f", {hw['gpu']}" if hw.get("gpu") else ", no GPU")
+    where = f"{hw.get('cpus', '?')} CPUs" + (f" ({_cpu_words(hw)})" if hw.get("cpu_model") else "")
+    where += f", {hw['gpu']}" if hw.get("gpu") else ", no GPU"
     st = (result.get("config") or {}).get("student") or {}
     if st.get("num_workers"):
         where += f", students on {st['num_workers']} Ray Train worker(s)"
