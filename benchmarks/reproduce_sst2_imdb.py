@@ -525,8 +525,8 @@ def _compute_line(result: dict[str, Any]) -> str:
 
 
 def _cpu_words(hw: dict[str, Any]) -> str:
-    """ "Intel Xeon, bf16 units: amx_bf16, avx512_bf16": the CPU model and its bf16 matmul units, which
-    set the teachers' bf16 labeling rate and every latency in the report."""
+    """The CPU model and its bf16 matmul units (e.g. ``Intel Xeon, bf16 units: amx_bf16``), which set
+    the teachers' bf16 labeling rate and every latency in the report."""
     units = [k for k, v in (hw.get("cpu_bf16_features") or {}).items() if v and "bf16" in k]
     return f"{hw['cpu_model']}, bf16 units: {', '.join(units) or 'none'}"
 
