@@ -541,10 +541,9 @@ def _scale_line(result: dict[str, Any]) -> str:
         where += f", students on {st['num_workers']} Ray Train worker(s)"
     fz = FeaturizerConfig.model_validate(st.get("featurizer") or {})
     dim = StudentModelConfig.model_validate(st.get("model") or {}).embedding_dim
-    where += (
-        f" ({st.get('epochs', STUDENT_EPOCHS)} epochs, the best on dev; hashed bag of "
-        f"{fz.num_buckets:,} buckets x {dim})"
-    )
+    epochs = st.get("epochs", STUDENT_EPOCHS)
+    epochs_words = "1 epoch" if epochs == 1 else f"{epochs} epochs, the best on dev"
+    where += f" ({epochs_words}; hashed bag of {fz.num_buckets:,} buckets x {dim})"
     if n:
         return (
             f"Scale: a seeded sample of {n:,} of the ~1.11M IMDB sentences (`--set transfer_rows={n}`), "
