@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 import uuid
@@ -306,6 +307,27 @@ def write_parquet_atomic(
             raise
     else:
         pq.write_table(table, path, compression=compression, filesystem=fs, row_group_size=row_group_size)
+
+
+# The temp names of write_parquet_atomic (.tmp-<uuid hex>-<name>) and runtime.write_json_atomic
+# (.<name>.tmp-<pid>): a writer killed between write and rename leaves one behind.
+_TEMP_NAME = re.compile(r"^\.(tmp-[0-9a-f]{32}-.+|.+\.tmp-\d+)$")
+
+
+def remove_temp_files(uri: str) -> int:
+    """Delete the temp files that killed atomic writers left under a local directory (recursively);
+    returns how many. Call it only once no writer is live there (a finished stage). No-op for URIs:
+    object stores publish on close and leave no temp files."""
+    if "://" in uri or not os.path.isdir(uri):
+        return 0
+    n = 0
+    for root, _, files in os.walk(uri):
+        for f in files:
+            if _TEMP_NAME.match(f):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(root, f))
+                    n += 1
+    return n
 
 
 def exists(uri: str) -> bool:

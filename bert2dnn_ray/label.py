@@ -562,12 +562,15 @@ def write_manifest(
 
 
 def commit_manifest(cfg: LabelConfig, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Check that every input row is accounted for, then write ``manifest.json`` (and the done
-    marker of a local output): the labeling run is complete."""
+    """Check that every input row is accounted for, remove the temp files a killed run left behind,
+    then write ``manifest.json`` (and the done marker of a local output): the labeling run is complete."""
     if cfg.dedup == "distinct":
         assert manifest["input_rows"] == manifest["distinct_input_rows"] + manifest["quarantined_rows"]
     else:
         assert manifest["input_rows"] == manifest["labeled_rows"] + manifest["quarantined_rows"]
+    stale = io.remove_temp_files(cfg.output_dir)
+    if stale:
+        log("label", f"removed {stale} temp file(s) that a killed run left in {cfg.output_dir}")
     io.write_json(io.join(cfg.output_dir, MANIFEST), manifest)
     from .runtime import mark_done
 

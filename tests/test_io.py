@@ -247,6 +247,24 @@ def test_write_parquet_atomic_leaves_no_temp_files(tmp_path, monkeypatch):
     assert pq.read_table(out).num_rows == 10  # the old file is intact
 
 
+def test_remove_temp_files_deletes_only_killed_writers_leftovers(tmp_path):
+    from bert2dnn_ray.runtime import write_json_atomic
+
+    d = tmp_path / "out"
+    io.write_parquet_atomic(pa.table({"a": [1]}), str(d / "data" / "part-0.parquet"))
+    write_json_atomic(d / "_chunks" / "0.json", {"rows": 1})
+    kept = {"data/part-0.parquet", "_chunks/0.json", "data/.hidden", "notes.tmp-12", ".tmp-x-part.parquet"}
+    for name in ("data/.hidden", "notes.tmp-12", ".tmp-x-part.parquet"):  # not our temp names
+        (d / name).write_text("keep")
+    for name in (f"data/.tmp-{'0f' * 16}-part-1.parquet", "_chunks/.1.json.tmp-31337"):  # ours
+        (d / name).write_text("partial")
+    assert io.remove_temp_files(str(d)) == 2
+    assert {str(p.relative_to(d)) for p in d.rglob("*") if p.is_file()} == kept
+    assert io.remove_temp_files(str(d)) == 0
+    assert io.remove_temp_files(str(tmp_path / "missing")) == 0
+    assert io.remove_temp_files("s3://bucket/out") == 0  # object stores leave no temp files
+
+
 def test_text_json_helpers_and_join(tmp_path):
     p = str(tmp_path / "a" / "b.txt")
     io.write_text(p, "héllo\n")

@@ -211,6 +211,11 @@ def test_label_resume_after_sigkill_matches_uninterrupted_run(session_address, t
     done_before = len(list(chunks.glob("*.json")))
     assert 0 < done_before < 8
     assert not (out / "manifest.json").exists()
+    # What a writer killed between write and rename leaves (the kill above may or may not have
+    # caught one): the finished run removes them.
+    (out / "data").mkdir(exist_ok=True)
+    (out / "data" / f".tmp-{'ab' * 16}-part-000001.parquet").write_bytes(b"partial")
+    (chunks / ".000001.json.tmp-4242").write_text("{")
 
     m = label.run(cfg)
     assert m["input_rows"] == m["labeled_rows"] == 8000
@@ -224,6 +229,7 @@ def test_label_resume_after_sigkill_matches_uninterrupted_run(session_address, t
     assert sorted(p.name for p in (out / "data").iterdir()) == sorted(
         p.name for p in (ref / "data").iterdir()
     )
+    assert not any(p.name.startswith(".") for p in out.rglob("*"))
 
 
 def test_dedup_distinct_and_join_match_plain_labeling(ray_session, tiny_bert_factory, tmp_path):
