@@ -1,4 +1,4 @@
-"""Reproduce BERT2DNN's public experiment: SST-2 teachers → IMDB transfer set → FFN students.
+"""Reproduce BERT2DNN's public experiment: SST-2 teachers → IMDB transfer set → students (FFN, BiLSTM).
 
     make data && make reproduce          # or: python benchmarks/reproduce_sst2_imdb.py --config ...
 
@@ -839,17 +839,33 @@ def write_report(result: dict[str, Any], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", default=str(ROOT / "jobs/configs/sst2_imdb.yaml"))
-    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument(
+        "--config", default=str(ROOT / "jobs/configs/sst2_imdb.yaml"), help="default: %(default)s"
+    )
+    ap.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, repeatable (e.g. transfer_rows=60000, student.epochs=3)",
+    )
     ap.add_argument("--address", default=None, help="Ray cluster (default RAY_ADDRESS or a local Ray)")
-    ap.add_argument("--report-only", action="store_true", help="rebuild the report from sst2_imdb.json")
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rebuild the report and plots from sst2_imdb.json in report_dir (benchmarks/results); nothing runs",
+    )
     args = ap.parse_args(argv)
     try:
         cfg = build(
             ReproduceConfig, apply_overrides(read_yaml(args.config), args.overrides), source=args.config
         )
         if args.report_only:
-            write_report(json.loads(Path(cfg.report_dir, "sst2_imdb.json").read_text()), Path(cfg.report_dir))
+            numbers = Path(cfg.report_dir, "sst2_imdb.json")
+            if not numbers.is_file():
+                raise DataError(f"--report-only: {numbers} does not exist (a finished run writes it)")
+            write_report(json.loads(numbers.read_text()), Path(cfg.report_dir))
             return 0
         init_ray(args.address)
         run(cfg)

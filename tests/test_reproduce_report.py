@@ -326,3 +326,13 @@ def test_evaluation_is_reused_until_its_model_or_settings_change(tmp_path, monke
     # An evaluation written before the record existed is reused as it is.
     path.with_name("s.inputs.json").unlink()
     assert accuracy(latency_samples=9) == 3 and len(calls) == 3
+
+
+def test_report_only_without_numbers_is_a_one_line_error(tmp_path, capsys):
+    mod = _module()
+    assert mod.main(["--report-only", "--set", f"report_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == f"reproduce: error: --report-only: {tmp_path}/sst2_imdb.json does not exist (a finished run writes it)"
+    )
