@@ -318,6 +318,8 @@ def remove_temp_files(uri: str) -> int:
     """Delete the temp files that killed atomic writers left under a local directory (recursively);
     returns how many. Call it only once no writer is live there (a finished stage). No-op for URIs:
     object stores publish on close and leave no temp files."""
+    if uri.startswith("file://"):
+        uri = filesystem(uri)[1]
     if "://" in uri or not os.path.isdir(uri):
         return 0
     n = 0

@@ -259,6 +259,8 @@ def test_remove_temp_files_deletes_only_killed_writers_leftovers(tmp_path):
     for name in (f"data/.tmp-{'0f' * 16}-part-1.parquet", "_chunks/.1.json.tmp-31337"):  # ours
         (d / name).write_text("partial")
     assert io.remove_temp_files(str(d)) == 2
+    (d / "_chunks" / ".2.json.tmp-7").write_text("partial")
+    assert io.remove_temp_files(d.as_uri()) == 1  # a file:// output is a local one
     assert {str(p.relative_to(d)) for p in d.rglob("*") if p.is_file()} == kept
     assert io.remove_temp_files(str(d)) == 0
     assert io.remove_temp_files(str(tmp_path / "missing")) == 0
