@@ -31,6 +31,11 @@ def cpu_bf16_features() -> dict[str, bool]:
     return {f: f in flags for f in ("amx_bf16", "avx512_bf16", "avx512f", "avx2")}
 
 
+def bf16_units(features: dict[str, bool] | None) -> str:
+    """The bf16 units named in ``cpu_bf16_features()``'s record, for a summary line ("none" if none)."""
+    return ", ".join(k for k, v in (features or {}).items() if v and "bf16" in k) or "none"
+
+
 def hardware_context() -> dict[str, Any]:
     """CPU, memory, library versions, date and load: what a reader needs to compare runs."""
     import ray
@@ -75,6 +80,7 @@ def hardware_context() -> dict[str, Any]:
         "platform": platform.platform(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "loadavg": list(os.getloadavg()),
+        "cpu_bf16_features": cpu_bf16_features(),
     }
 
 

@@ -40,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    cpu_bf16_features,
+    bf16_units,
     print_header,
     result_header,
     set_offline_env,
@@ -255,7 +255,6 @@ def part_latency(args: argparse.Namespace) -> dict[str, Any]:
         "core_affinity": pinned,
         "torch_threads": torch.get_num_threads(),
         "core_matmul_gflops_fp32": core_gflops(),
-        "cpu_bf16_features": cpu_bf16_features(),
         "queries": "bert2dnn_ray.synthetic unlabeled queries (query_category)",
         "query_mean_chars": round(float(np.mean([len(t) for t in single])), 1),
         "query_mean_words": round(float(np.mean([len(t.split()) for t in single])), 2),
@@ -821,7 +820,7 @@ def print_summary(result: dict[str, Any], out: Path) -> None:
         print(
             f"  teachers (1 core): MiniLM p50 {t['minilm']['p50_us'] / 1e3:.2f} ms, "
             f"BERT-base p50 {t['bert_base']['p50_us'] / 1e3:.2f} ms; CPU bf16 units: "
-            f"{', '.join(k for k, v in lat.get('cpu_bf16_features', {}).items() if v and 'bf16' in k) or 'none'}"
+            f"{bf16_units(result['hardware'].get('cpu_bf16_features'))}"
         )
         rows = [("default " + "-".join(map(str, lat["student_default"]["hidden"])), lat["student_default"])]
         rows += [("smaller " + k.replace("x", "-"), v) for k, v in lat["student_smaller"].items()]

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _common import cpu_bf16_features, hardware_context  # noqa: E402
+from _common import bf16_units, hardware_context  # noqa: E402
 
 from bert2dnn_ray import augment, evaluate, label, teacher  # noqa: E402
 from bert2dnn_ray.config import Strict, apply_overrides, build, read_yaml  # noqa: E402
@@ -481,7 +481,6 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
             **hardware_context(),
             "gpu": _gpu_name(),
             "cpus": os.cpu_count(),
-            "cpu_bf16_features": cpu_bf16_features(),
         },
     }
     write_report(result, Path(cfg.report_dir))
@@ -527,8 +526,7 @@ def _compute_line(result: dict[str, Any]) -> str:
 def _cpu_words(hw: dict[str, Any]) -> str:
     """The CPU model and its bf16 matmul units (e.g. ``Intel Xeon, bf16 units: amx_bf16``), which set
     the teachers' bf16 labeling rate and every latency in the report."""
-    units = [k for k, v in (hw.get("cpu_bf16_features") or {}).items() if v and "bf16" in k]
-    return f"{hw['cpu_model']}, bf16 units: {', '.join(units) or 'none'}"
+    return f"{hw['cpu_model']}, bf16 units: {bf16_units(hw.get('cpu_bf16_features'))}"
 
 
 def _scale_line(result: dict[str, Any]) -> str:
@@ -651,13 +649,14 @@ def _headline(
     text = (
         f'Headline: the best student, "{top["desc"]}", scores {scores(top)}{of_own}; BERT2DNN reports ≥97%.'
     )
-    if served(top):
-        text += f" Served as {served(top)}."
+    if served_top := served(top):
+        text += f" Served as {served_top}."
     bags = [s for s in table if not s.get("word_order")]
     if top.get("word_order") and bags:
         bag = max(bags, key=mean)
         text += f' BERT2DNN\'s own student, a bag of n-grams, does best as "{bag["desc"]}": {scores(bag)}'
-        text += f"; served as {served(bag)}." if served(bag) else "."
+        served_bag = served(bag)
+        text += f"; served as {served_bag}." if served_bag else "."
     return text
 
 
