@@ -1,17 +1,22 @@
 """The cluster specs under cluster/: they parse, have the structure KubeRay / the Ray cluster launcher
-require, agree with each other (one image, one Ray version) and expose nothing publicly.
+require, agree with each other (one image, one Ray version), expose nothing publicly, run as
+Kubernetes' "restricted" Pod Security Standard requires, and the image builds reproducibly.
 
-Fast and offline: PyYAML plus Ray's own launcher schema; no cluster, no Ray runtime. (The KubeRay CRD
-schema cannot be downloaded here, so the KubeRay checks are structural.)
+Fast and offline: PyYAML, Ray's own launcher schema, and the released KubeRay v1.5.1 CRDs in
+../shared/schemas/kuberay-v1.5.1/ (every RayCluster / RayJob is validated against their OpenAPI
+schema, strictly: an unknown field is an error); no cluster, no Ray runtime.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import openapi_strict
 import pytest
 import yaml
 
@@ -26,6 +31,13 @@ REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "cluster"
 DOCKERFILE = CLUSTER / "Dockerfile"
 AWS = CLUSTER / "aws" / "cluster.yaml"
+DOCKERIGNORE = REPO / ".dockerignore"
+# The released KubeRay CRDs (see ../shared/schemas/README.md); CI has ../shared beside the clone.
+CRDS = REPO.parent / "shared" / "schemas" / "kuberay-v1.5.1"
+CRD_FILES = {"RayCluster": "ray.io_rayclusters.yaml", "RayJob": "ray.io_rayjobs.yaml"}
+# The rayproject/ray images' user "ray" and its group "users".
+RAY_UID, RAY_GID = 1000, 100
+CUDA12_TORCH_INDEX = re.compile(r"^https://download\.pytorch\.org/whl/cu12\d+$")
 YAML_FILES = sorted(p for p in CLUSTER.rglob("*") if p.suffix in (".yaml", ".yml"))
 PUBLIC_SERVICE_TYPES = {"LoadBalancer", "NodePort"}
 GPU_INSTANCE = re.compile(r"^(g4dn|g4ad|g5|g5g|g6|g6e|gr6|p3|p3dn|p4d|p4de|p5|p5e)\.")
@@ -58,17 +70,44 @@ def containers(pod_template: dict[str, Any]) -> list[dict[str, Any]]:
     return pod_template["spec"]["containers"]
 
 
-def all_k8s_containers() -> list[tuple[str, dict[str, Any]]]:
+def pod_templates() -> list[tuple[str, dict[str, Any]]]:
+    """(label, pod template) of every pod the specs make: heads, worker groups, RayJob submitters."""
     out = []
     for label, spec in ray_cluster_specs():
-        out += [(f"{label} head", c) for c in containers(spec["headGroupSpec"]["template"])]
-        for g in spec.get("workerGroupSpecs", []):
-            out += [(f"{label} {g['groupName']}", c) for c in containers(g["template"])]
+        out.append((f"{label} head", spec["headGroupSpec"]["template"]))
+        out += [(f"{label} {g['groupName']}", g["template"]) for g in spec.get("workerGroupSpecs", [])]
+    for label, job in rayjobs():
+        if "submitterPodTemplate" in job["spec"]:
+            out.append((f"{label} submitter", job["spec"]["submitterPodTemplate"]))
     return out
+
+
+def all_k8s_containers() -> list[tuple[str, dict[str, Any]]]:
+    return [(label, c) for label, t in pod_templates() for c in containers(t)]
 
 
 def dockerfile() -> str:
     return DOCKERFILE.read_text(encoding="utf-8")
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
+    out, pending = [], ""
+    for line in dockerfile().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        pending += line.rstrip()
+        if pending.endswith("\\"):
+            pending = pending[:-1] + " "
+            continue
+        keyword, _, args = pending.strip().partition(" ")
+        out.append((keyword.upper(), args.strip()))
+        pending = ""
+    return out
+
+
+def dockerfile_args() -> dict[str, str]:
+    return dict(a.split("=", 1) for k, a in dockerfile_instructions() if k == "ARG" and "=" in a)
 
 
 def dockerfile_base() -> str:
@@ -213,6 +252,112 @@ def test_dockerfile_installs_the_package_without_secrets():
             assert not re.search(r"(TOKEN|SECRET|PASSWORD|API_KEY|AWS_)", ln, flags=re.I), ln
 
 
+def _copy_sources(args: str) -> list[str]:
+    """The source paths of a COPY / ADD (its --flags and the destination dropped)."""
+    words = [w for w in shlex.split(args) if not w.startswith("--")]
+    return words[:-1]
+
+
+def test_dockerfile_installs_dependencies_before_the_code():
+    """A layer with the dependencies, built from pyproject.toml alone, comes before the code is
+    copied: changing the code rebuilds only the package's own (small, --no-deps) install."""
+    steps = dockerfile_instructions()
+    copies = [(i, _copy_sources(a)) for i, (k, a) in enumerate(steps) if k in ("COPY", "ADD")]
+    code = min(i for i, src in copies if any(s.rstrip("/") == "bert2dnn_ray" for s in src))
+    meta = [i for i, src in copies if "pyproject.toml" in src]
+    assert meta and meta[0] < code, "pyproject.toml is not copied before the package code"
+    # Nothing but project metadata goes into the dependencies layer.
+    for i, src in copies:
+        if i < code:
+            assert set(src) <= {"pyproject.toml", "README.md", "setup.cfg"}, f"copied before the deps: {src}"
+    runs = [(i, a) for i, (k, a) in enumerate(steps) if k == "RUN" and "pip install" in a]
+    deps = [i for i, a in runs if meta[0] < i < code]
+    assert deps, "no pip install of the dependencies between COPY pyproject.toml and COPY bert2dnn_ray"
+    assert not any(re.search(r"pip install\b[^&;]*\s\.(\s|$)", a) for i, a in runs if i in deps), (
+        "the dependencies layer installs the package itself"
+    )
+    package = [a for i, a in runs if i > code and re.search(r"pip install\b[^&;]*\s\.(\s|$)", a)]
+    assert package and all("--no-deps" in a for a in package), "the package is installed with --no-deps"
+
+
+def test_image_pins_torch_to_a_cuda12_build():
+    """Unpinned, `pip install` takes PyPI's torch: the CUDA 13 build, needing a driver >= 580. The
+    image and the launcher's nodes install an exact CUDA 12 build first, the version tests run."""
+    from packaging.specifiers import SpecifierSet
+
+    args = dockerfile_args()
+    version, index = args.get("TORCH_VERSION"), args.get("TORCH_INDEX")
+    assert version and index and CUDA12_TORCH_INDEX.match(index), (version, index)
+    torch_req = next(r for r in project()["dependencies"] if re.match(r"torch\b", r))
+    assert version in SpecifierSet(torch_req[len("torch") :]), f"{version} outside {torch_req}"
+    make_pin = re.search(r"^TORCH_SPEC \?= torch==(\S+)$", (REPO / "Makefile").read_text(), flags=re.M)
+    assert make_pin and make_pin.group(1) == version, "the image's torch differs from `make install`'s"
+    runs = [(i, a) for i, (k, a) in enumerate(dockerfile_instructions()) if k == "RUN" and "pip install" in a]
+    torch_runs = [
+        i for i, a in runs if '"torch==${TORCH_VERSION}"' in a and '--index-url "${TORCH_INDEX}"' in a
+    ]
+    deps = [i for i, a in runs if "-r " in a or "requirements" in a]
+    assert torch_runs and deps and torch_runs[0] < deps[0], "torch must be installed before the other deps"
+    # The AWS launcher's nodes (same base image, package installed by setup_commands).
+    setup = yaml.safe_load(AWS.read_text(encoding="utf-8"))["setup_commands"]
+    pinned = [i for i, c in enumerate(setup) if f"torch=={version}" in c and f"--index-url {index}" in c]
+    package = [i for i, c in enumerate(setup) if "~/bert2dnn-ray" in c and "pip install" in c]
+    assert pinned and package and pinned[0] < package[0], setup
+
+
+def _dockerignore_regex(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern (Go filepath.Match plus **, relative to the context root)."""
+    out, i, pattern = "", 0, pattern.strip("/")
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        else:
+            out += {"*": "[^/]*", "?": "[^/]"}.get(pattern[i], re.escape(pattern[i]))
+            i += 1
+    return re.compile(out + r"\Z")
+
+
+def dockerignored(path: str) -> bool:
+    """Whether the build context leaves ``path`` out: the last matching pattern decides, and a
+    pattern that matches a parent directory matches everything below it."""
+    lines = [ln.strip() for ln in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()]
+    parts, excluded = path.split("/"), False
+    for ln in (ln for ln in lines if ln and not ln.startswith("#")):
+        negated = ln.startswith("!")
+        rx = _dockerignore_regex(ln.lstrip("!"))
+        if any(rx.match("/".join(parts[:n])) for n in range(1, len(parts) + 1)):
+            excluded = not negated
+    return excluded
+
+
+def test_dockerignore_keeps_the_build_context_small():
+    """`docker build ... .` sends the whole repo to the builder unless .dockerignore says otherwise:
+    the .venv (GBs), runs/, data files, .git."""
+    assert DOCKERIGNORE.is_file(), "no .dockerignore at the repo root"
+    for path in [
+        ".venv/lib/python3.11/site-packages/torch/__init__.py",
+        ".git/HEAD",
+        "runs/smoke/data/train.parquet",
+        "data/sst2/train.parquet",
+        "jobs/configs/some.parquet",
+        "teacher/model.safetensors",
+        "runs/smoke/export/student.onnx",
+        "benchmarks/results/bench_label.json",
+        "bert2dnn_ray/__pycache__/io.cpython-311.pyc",
+    ]:
+        assert dockerignored(path), f"{path} is sent to the builder"
+    # ... but everything the Dockerfile copies is still there.
+    for k, args in dockerfile_instructions():
+        if k in ("COPY", "ADD") and "--from" not in args:
+            for src in _copy_sources(args):
+                assert (REPO / src).exists(), src
+                files = [REPO / src] if (REPO / src).is_file() else list((REPO / src).rglob("*.py"))
+                for f in files:
+                    assert not dockerignored(f.relative_to(REPO).as_posix()), f"{f} is excluded but copied"
+
+
 def test_no_public_exposure():
     for path, d in k8s_docs():
         if d["kind"] == "Service":
@@ -324,6 +469,118 @@ def test_shared_volume_is_read_write_many():
         assert claims[name]["spec"]["accessModes"] == ["ReadWriteMany"], name
 
 
+def test_shared_volume_names_its_storage_class():
+    """An RWX claim left to the cluster's default class stays Pending on EKS / GKE / AKS (their
+    defaults are block storage, ReadWriteOnce): the class is an explicit, documented setting."""
+    claims = [(p, d) for p, d in k8s_docs() if d["kind"] == "PersistentVolumeClaim"]
+    assert claims
+    for path, d in claims:
+        spec = d["spec"]
+        assert isinstance(spec.get("storageClassName"), str) and spec["storageClassName"], (
+            f"{path.name}: storageClassName must name an RWX class (not the cluster default)"
+        )
+        assert "kubectl get storageclass" in path.read_text(encoding="utf-8"), path
+    readme = (CLUSTER / "README.md").read_text(encoding="utf-8")
+    assert "storageClassName" in readme and "kubectl get storageclass" in readme
+
+
+# ------------------------------------------------------------------------------------------------
+# Pod security: Kubernetes' "restricted" Pod Security Standard
+# ------------------------------------------------------------------------------------------------
+
+# The volume types the restricted profile admits.
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+
+
+def restricted_container_violations(where: str, sc: dict[str, Any]) -> list[str]:
+    """A container securityContext against the restricted profile (pod-level fields checked apart)."""
+    bad = []
+    if sc.get("allowPrivilegeEscalation") is not False:
+        bad.append(f"{where}: allowPrivilegeEscalation must be false")
+    caps = sc.get("capabilities", {})
+    if "ALL" not in caps.get("drop", []):
+        bad.append(f"{where}: capabilities.drop must include ALL")
+    if not set(caps.get("add", [])) <= {"NET_BIND_SERVICE"}:
+        bad.append(f"{where}: capabilities.add {caps['add']}")
+    if sc.get("privileged"):
+        bad.append(f"{where}: privileged")
+    if sc.get("runAsNonRoot") is False or sc.get("runAsUser") == 0:
+        bad.append(f"{where}: runs as root")
+    if sc.get("seccompProfile", {}).get("type", "RuntimeDefault") not in ("RuntimeDefault", "Localhost"):
+        bad.append(f"{where}: seccompProfile {sc['seccompProfile']}")
+    return bad
+
+
+def restricted_pod_violations(label: str, template: dict[str, Any]) -> list[str]:
+    spec = template["spec"]
+    bad = [f"{label}: {k}" for k in ("hostNetwork", "hostPID", "hostIPC") if spec.get(k)]
+    for v in spec.get("volumes", []):
+        kinds = set(v) - {"name"}
+        if not kinds <= RESTRICTED_VOLUMES:
+            bad.append(f"{label}: volume {v['name']} is {kinds - RESTRICTED_VOLUMES}")
+    sc = spec.get("securityContext", {})
+    if sc.get("runAsNonRoot") is not True:
+        bad.append(f"{label}: securityContext.runAsNonRoot must be true")
+    for key in ("runAsUser", "runAsGroup"):
+        value = sc.get(key)
+        if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            bad.append(f"{label}: securityContext.{key} must be a numeric non-root id, got {value!r}")
+    if sc.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+        bad.append(f"{label}: securityContext.seccompProfile.type must be RuntimeDefault")
+    # The shared volume must be writable by the pods' group.
+    if any("persistentVolumeClaim" in v for v in spec.get("volumes", [])) and not isinstance(
+        sc.get("fsGroup"), int
+    ):
+        bad.append(f"{label}: securityContext.fsGroup must be set (a shared volume is mounted)")
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        for c in spec.get(key, []):
+            where = f"{label} {c['name']}"
+            bad += restricted_container_violations(where, c.get("securityContext", {}))
+            bad += [f"{where}: hostPort {p['hostPort']}" for p in c.get("ports", []) if p.get("hostPort")]
+    return bad
+
+
+@pytest.mark.parametrize("label,template", pod_templates(), ids=lambda x: x if isinstance(x, str) else "")
+def test_pods_meet_the_restricted_pod_security_standard(label, template):
+    """Namespaces labelled pod-security.kubernetes.io/enforce=restricted admit only such pods."""
+    assert restricted_pod_violations(label, template) == []
+    # The numbers are the image's own user and group, so the files it owns (/app, ~/) stay usable.
+    sc = template["spec"]["securityContext"]
+    assert (sc["runAsUser"], sc["runAsGroup"]) == (RAY_UID, RAY_GID), label
+    assert sc.get("fsGroup", RAY_GID) == RAY_GID, label
+
+
+@pytest.mark.parametrize("label,spec", ray_cluster_specs(), ids=lambda x: x if isinstance(x, str) else "")
+def test_injected_containers_are_restricted_too(label, spec):
+    """KubeRay adds the autoscaler sidecar to the head pod (its securityContext comes from
+    autoscalerOptions) and a wait-gcs-ready init container to workers (a copy of the Ray
+    container's securityContext, checked with the pods)."""
+    if spec.get("enableInTreeAutoscaling"):
+        sc = spec.get("autoscalerOptions", {}).get("securityContext", {})
+        assert restricted_container_violations(f"{label} autoscaler", sc) == []
+
+
+@pytest.mark.parametrize("label,job", rayjobs(), ids=lambda x: x if isinstance(x, str) else "")
+def test_rayjob_submitter_pod_is_restricted(label, job):
+    """Without submitterPodTemplate KubeRay's default submitter pod has no securityContext, and a
+    restricted namespace refuses it: the RayJob would never be submitted."""
+    template = job["spec"].get("submitterPodTemplate")
+    assert template, f"{label}: no submitterPodTemplate"
+    assert template["spec"].get("restartPolicy") in ("Never", "OnFailure"), f"{label}: a Job's restartPolicy"
+    head_image = containers(job["spec"]["rayClusterSpec"]["headGroupSpec"]["template"])[0]["image"]
+    assert containers(template)[0]["image"] == head_image, label
+    assert restricted_pod_violations(f"{label} submitter", template) == []
+
+
 @pytest.mark.parametrize("label,job", rayjobs(), ids=lambda x: x if isinstance(x, str) else "")
 def test_rayjob_config_and_overrides_resolve(label, job, capsys):
     """The entrypoint's --config/--set resolve to a valid config (catches renamed keys)."""
@@ -379,6 +636,23 @@ def test_aws_launcher_structure():
     assert {".venv", "runs", ".git"} <= set(c.get("rsync_exclude", []))
 
 
+def test_aws_workers_have_an_instance_profile():
+    """The launcher gives only the head an IAM profile (its default ray-autoscaler-v1); a worker
+    without one has no AWS credentials, so an s3:// runs_dir fails on every worker."""
+    c = yaml.safe_load(AWS.read_text(encoding="utf-8"))
+    for name, nt in c["available_node_types"].items():
+        if name == c["head_node_type"]:
+            continue
+        profile = nt["node_config"].get("IamInstanceProfile", {})
+        assert re.fullmatch(
+            r"arn:aws:iam::[^:]+:instance-profile/\S+", profile.get("Arn", "")
+        ) or profile.get("Name"), (
+            f"{name}: node_config.IamInstanceProfile {{Arn: arn:aws:iam::ACCOUNT:instance-profile/NAME}}"
+        )
+    readme = (CLUSTER / "README.md").read_text(encoding="utf-8")
+    assert "IamInstanceProfile" in readme and "iam:PassRole" in readme
+
+
 def test_aws_launcher_matches_rays_schema():
     """Validated with the schema the installed Ray's launcher uses (`ray up` does the same)."""
     pytest.importorskip("jsonschema")
@@ -386,3 +660,138 @@ def test_aws_launcher_matches_rays_schema():
 
     c = yaml.safe_load(AWS.read_text(encoding="utf-8"))
     validate_config(fillout_defaults(c))
+
+
+# ------------------------------------------------------------------------------------------------
+# KubeRay CRD schema (strict)
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def schemas() -> dict[str, dict[str, Any]]:
+    """kind -> the openAPIV3Schema of the CRD's served storage version v1."""
+    if not all((CRDS / name).is_file() for name in CRD_FILES.values()):
+        pytest.skip(f"the KubeRay v1.5.1 CRDs are not at {CRDS} (../shared/schemas beside the repo)")
+    out = {}
+    for kind, name in CRD_FILES.items():
+        crd = yaml.load(
+            (CRDS / name).read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        )
+        assert crd["kind"] == "CustomResourceDefinition" and crd["spec"]["names"]["kind"] == kind
+        (version,) = [
+            v for v in crd["spec"]["versions"] if v["name"] == "v1" and v["served"] and v["storage"]
+        ]
+        out[kind] = version["schema"]["openAPIV3Schema"]
+    return out
+
+
+def crd_errors(doc: dict[str, Any], schemas: dict[str, dict[str, Any]]) -> list[str]:
+    """What the API server would refuse in ``doc``. metadata is ObjectMeta, which the CRD leaves to
+    the API server's built-in schema, so it is not part of the check."""
+    assert doc["apiVersion"] == "ray.io/v1", doc["apiVersion"]
+    return openapi_strict.validate({k: v for k, v in doc.items() if k != "metadata"}, schemas[doc["kind"]])
+
+
+def kuberay_docs() -> list[tuple[str, dict[str, Any]]]:
+    return [(f"{p.name}:{d['metadata']['name']}", d) for p, d in k8s_docs() if d["kind"] in CRD_FILES]
+
+
+@pytest.mark.parametrize("label,doc", kuberay_docs(), ids=lambda x: x if isinstance(x, str) else "")
+def test_kuberay_manifests_match_the_crd_schema(label, doc, schemas):
+    assert crd_errors(doc, schemas) == [], label
+
+
+def _rayjob() -> dict[str, Any]:
+    (doc,) = [d for label, d in kuberay_docs() if label.startswith("rayjob-pipeline.yaml:")]
+    return copy.deepcopy(doc)
+
+
+def _head(doc: dict[str, Any]) -> dict[str, Any]:
+    return doc["spec"]["rayClusterSpec"]["headGroupSpec"]
+
+
+def _head_pod(doc: dict[str, Any]) -> dict[str, Any]:
+    return _head(doc)["template"]["spec"]
+
+
+# A way to break the pipeline RayJob (changed in place) -> what the error must say.
+BROKEN: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
+    "unknown field in a container": (
+        lambda d: _head_pod(d)["containers"][0].update(imagePullPolicyy="Always"),
+        ".containers[0].imagePullPolicyy: unknown field",
+    ),
+    "unknown field in a securityContext": (
+        lambda d: _head_pod(d).setdefault("securityContext", {}).update(runAsUserr=1000),
+        ".securityContext.runAsUserr: unknown field",
+    ),
+    "unknown field in the spec": (
+        lambda d: d["spec"].update(shutdownAfterJobFinish=True),
+        ".spec.shutdownAfterJobFinish: unknown field",
+    ),
+    "replicas as a string": (
+        lambda d: d["spec"]["rayClusterSpec"]["workerGroupSpecs"][0].update(replicas="1"),
+        ".workerGroupSpecs[0].replicas: expected integer",
+    ),
+    "an unquoted rayStartParams value": (
+        lambda d: _head(d)["rayStartParams"].update({"num-cpus": 0}),
+        ".rayStartParams.num-cpus: expected string",
+    ),
+    "a resource quantity as a list": (
+        lambda d: _head_pod(d)["containers"][0]["resources"]["limits"].update(cpu=[4]),
+        ".limits.cpu: expected an int or a string",
+    ),
+    "a malformed resource quantity": (
+        lambda d: _head_pod(d)["containers"][0]["resources"]["limits"].update(cpu="4 cores"),
+        ".limits.cpu: '4 cores' does not match",
+    ),
+    "a value outside an enum": (
+        lambda d: d["spec"]["rayClusterSpec"]["authOptions"].update(mode="tokens"),
+        ".authOptions.mode: 'tokens' is not one of",
+    ),
+    "two containers with one name": (
+        lambda d: _head_pod(d)["containers"].append(copy.deepcopy(_head_pod(d)["containers"][0])),
+        ".containers: duplicate entries",
+    ),
+    "a missing required field": (
+        lambda d: _head(d).pop("template"),
+        ".headGroupSpec.template: required",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_crd_validation_is_strict(case, schemas):
+    """A broken copy of a manifest is refused, as `kubectl apply` (strict field validation) would."""
+    mutate, expected = BROKEN[case]
+    doc = _rayjob()
+    assert crd_errors(doc, schemas) == []
+    mutate(doc)
+    errors = crd_errors(doc, schemas)
+    assert any(expected in e for e in errors), errors
+
+
+def test_crd_validation_accepts_what_kubernetes_accepts(schemas):
+    doc = _rayjob()
+    _head_pod(doc)["containers"][0]["resources"]["limits"].update(cpu=4)  # int-or-string: an int is fine
+    doc["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["rayStartParams"] = {"num-gpus": "1"}
+    assert crd_errors(doc, schemas) == []
+
+
+def test_strict_validator_semantics():
+    """The rules the CRD tests rely on, on small schemas."""
+    check = openapi_strict.validate
+    obj = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    assert check({"a": 1}, obj) == []
+    assert check({"a": 1, "b": 2}, obj) == [".b: unknown field"]
+    assert check({}, obj) == [".a: required"]
+    assert check({"a": True}, obj)  # a bool is not an integer
+    assert check({"a": 1, "b": {"c": [1]}}, {**obj, "x-kubernetes-preserve-unknown-fields": True}) == []
+    assert check({"a": 1, "b": "x"}, {**obj, "additionalProperties": True}) == []
+    assert check({"a": 1, "b": "x"}, {**obj, "additionalProperties": False}) == [".b: unknown field"]
+    assert check({"a": 1, "b": 2}, {**obj, "additionalProperties": {"type": "string"}})
+    int_or_string = {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]}
+    assert check(1, int_or_string) == [] and check("1", int_or_string) == []
+    assert check(1.5, int_or_string)
+    keyed = {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]}
+    assert check([{"name": "x"}, {"name": "y"}], keyed) == []
+    assert check([{"name": "x"}, {"name": "x"}], keyed)
