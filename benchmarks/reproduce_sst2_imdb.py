@@ -32,7 +32,10 @@ from bert2dnn_ray import augment, evaluate, label, teacher  # noqa: E402
 from bert2dnn_ray.config import Strict, apply_overrides, build, read_yaml  # noqa: E402
 from bert2dnn_ray.errors import Bert2dnnError, DataError  # noqa: E402
 from bert2dnn_ray.featurizer import FeaturizerConfig  # noqa: E402
-from bert2dnn_ray.runtime import SUCCESS, init_ray, log, read_json, write_json_atomic  # noqa: E402
+from bert2dnn_ray.io import read_json, write_json  # noqa: E402
+from bert2dnn_ray.progress import log  # noqa: E402
+from bert2dnn_ray.rundir import SUCCESS  # noqa: E402
+from bert2dnn_ray.runtime import init_ray  # noqa: E402
 from bert2dnn_ray.student import train  # noqa: E402
 from bert2dnn_ray.student.model import StudentModelConfig  # noqa: E402
 from bert2dnn_ray.teachers import TeacherSpec  # noqa: E402
@@ -207,7 +210,7 @@ def _evaluate(path: Path, models: list[str], **kw) -> dict[str, Any]:
         log("reproduce", f"{path}: its models or settings changed since it was written; evaluating again")
     record.unlink(missing_ok=True)
     ev = evaluate.run(evaluate.EvalConfig.model_validate({**kw, "output": str(path)}))
-    write_json_atomic(record, made_from)
+    write_json(record, made_from)
     return ev
 
 

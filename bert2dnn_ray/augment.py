@@ -36,11 +36,12 @@ from typing import Any
 import pyarrow as pa
 from pydantic import Field, model_validator
 
-from . import io
+from . import io, tables
 from .config import Strict
 from .data import Columns
 from .errors import ConfigError, DataError
-from .runtime import is_done, log, mark_done, read_json, refuse_other_settings, write_json_atomic
+from .progress import log
+from .rundir import mark_done, skip_if_done
 from .text import normalize
 
 
@@ -84,7 +85,7 @@ def _word_counts(cfg: AugmentConfig) -> tuple[list[str], list[int]]:
     col = cfg.columns.text
     counts: collections.Counter[str] = collections.Counter()
     seen = 0
-    for _, table in io.iter_tables(cfg.input, columns=[col], text_columns=[col]):
+    for _, table in tables.iter_tables(cfg.input, columns=[col], text_columns=[col]):
         for text in table[col].to_pylist()[: cfg.vocab_rows - seen]:
             seen += 1
             if text:
@@ -100,7 +101,7 @@ def _excluded(cfg: AugmentConfig) -> set[str]:
     col = cfg.exclude_column or cfg.columns.text
     out: set[str] = set()
     for uri in cfg.exclude:
-        table = io.read_table(uri, columns=[col], text_columns=[col])
+        table = tables.read_table(uri, columns=[col], text_columns=[col])
         out.update(normalize(t) for t in table[col].to_pylist() if t)
     return out
 
@@ -137,13 +138,13 @@ def run(cfg: AugmentConfig) -> dict[str, Any]:
         raise ConfigError("augment: `input` is required (the texts to augment)")
     if not cfg.output_dir:
         raise ConfigError("augment: `output_dir` is required")
-    if is_done(cfg.output_dir) and not cfg.force:
-        done = read_json(io.join(cfg.output_dir, "manifest.json"))
-        refuse_other_settings(
-            "augment", cfg.output_dir, done.get("config", {}), cfg.model_dump(mode="json", exclude={"force"})
-        )
-        log("augment", f"{cfg.output_dir} is complete (force=true regenerates it)")
+    settings = cfg.model_dump(mode="json", exclude={"force"})
+    done = skip_if_done(
+        "augment", cfg.output_dir, settings, force=cfg.force, record="manifest.json", key="config"
+    )
+    if done is not None:
         return done
+    io.make_dirs(cfg.output_dir)
     # A local output_dir is written in place; a URI (s3://, gs://) is written here, then uploaded,
     # replacing whatever was there. Either way it is complete once _SUCCESS.json is written.
     with io.staged_dir(cfg.output_dir) as out:
@@ -183,7 +184,7 @@ def _augment(cfg: AugmentConfig, out: Path) -> dict[str, Any]:
         for v in buf.values():
             v.clear()
 
-    for path, table in io.iter_tables(cfg.input, columns=wanted, text_columns=cols.texts):
+    for path, table in tables.iter_tables(cfg.input, columns=wanted, text_columns=cols.texts):
         files_in += 1
         texts = [normalize(t) if t else "" for t in table[cols.text].to_pylist()]
         pairs = table[cols.pair].to_pylist() if cols.pair else None
@@ -237,7 +238,7 @@ def _augment(cfg: AugmentConfig, out: Path) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - t0, 3),
         "config": cfg.model_dump(mode="json"),
     }
-    write_json_atomic(out / "manifest.json", manifest)
+    io.write_json(out / "manifest.json", manifest)
     log(
         "augment",
         f"{rows_out:,} texts from {rows_in:,} rows in {files_in} file(s) -> {cfg.output_dir} (not written: "

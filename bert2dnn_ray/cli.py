@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .errors import Bert2dnnError
+from .errors import Bert2dnnError, one_line
 
 # name -> (module path, config class, help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -187,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     except Bert2dnnError as e:
         print(f"bert2dnn {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # a file or directory the system refused (disk full, permissions...)
+        print(f"bert2dnn {args.command}: error: {one_line(e)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"bert2dnn {args.command}: interrupted (run the same command again to resume)", file=sys.stderr)
         return 130

@@ -12,10 +12,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import io
+from . import io, tables
 from .config import Strict
 from .errors import ConfigError, DataError
-from .runtime import log
+from .progress import log
 from .synthetic import SyntheticConfig
 from .text import normalize
 
@@ -106,7 +106,7 @@ def load_labeled(uri: str, cols: Columns, num_labels: int | None = None) -> Labe
     """Read a labeled set, normalise its text, validate its labels (one-line errors)."""
     wanted = cols.texts + [cols.label]
     # Validated file by file, so that an error names the file and the row within it.
-    parts = io.read_tables(uri, columns=wanted, text_columns=[c for c in wanted if c != cols.label])
+    parts = tables.read_tables(uri, columns=wanted, text_columns=[c for c in wanted if c != cols.label])
     if sum(t.num_rows for _, t in parts) == 0:
         raise DataError(f"{uri}: the labeled set is empty")
     labels, texts, pairs = [], [], []

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import io as _io
-import os
 import re
 import shutil
 import tarfile
@@ -33,9 +32,10 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from . import io
 from .config import Strict
 from .errors import ConfigError, DataError
-from .runtime import log, read_json, write_json_atomic
+from .progress import log
 
 # Official sources and the MD5 sums their publishers' mirrors are known by (torchtext et al.).
 SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
@@ -231,7 +231,7 @@ def run(cfg: DatasetsConfig) -> dict[str, Any]:
     out = Path(cfg.output_dir)
     manifest_path = out / "manifest.json"
     if manifest_path.exists() and not cfg.force:
-        m = read_json(manifest_path)
+        m = io.read_json(manifest_path)
         if all(Path(out, f).exists() for f in m.get("files", {})):
             log("data", f"datasets already prepared in {out} (force=true to rebuild)")
             return m
@@ -248,14 +248,12 @@ def run(cfg: DatasetsConfig) -> dict[str, Any]:
     manifest["imdb"] = {**info, **counts}
     (out / "imdb").mkdir(parents=True, exist_ok=True)
     table = pa.table({k: pa.array(v, pa.string()) for k, v in cols.items()})
-    tmp_path = out / "imdb" / ".sentences.parquet.tmp"
-    pq.write_table(table, tmp_path, compression="zstd", row_group_size=100_000)
-    os.replace(tmp_path, out / "imdb" / "sentences.parquet")
+    io.write_parquet_atomic(table, str(out / "imdb" / "sentences.parquet"), row_group_size=100_000)
     for rel in [f"sst2/{n}.tsv" for n in SST2_FILES] + ["imdb/sentences.parquet"]:
         p = out / rel
         rows = pq.ParquetFile(p).metadata.num_rows if rel.endswith(".parquet") else _tsv_rows(p)
         manifest["files"][rel] = {"sha256": file_digest(p), "rows": rows}
-    write_json_atomic(manifest_path, manifest)
+    io.write_json(manifest_path, manifest)
     f = manifest["files"]
     log(
         "data",

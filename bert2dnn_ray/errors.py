@@ -22,3 +22,19 @@ class DataError(Bert2dnnError):
 
 class ArtifactError(Bert2dnnError):
     """A saved model/artifact is missing, corrupt or does not match its config."""
+
+
+def one_line(e: BaseException | object, limit: int = 300) -> str:
+    """An exception (or any message) as one line for a user-facing error: its first non-empty line,
+    whitespace collapsed, at most ``limit`` characters; the exception's type name when it says
+    nothing."""
+    lines = [ln for ln in str(e).splitlines() if ln.strip()]
+    s = " ".join(lines[0].split()) if lines else type(e).__name__
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def by_name(name: str) -> type[Bert2dnnError]:
+    """The error class a Ray task reported by name (a user-facing error crosses processes as data)."""
+    return {c.__name__: c for c in (Bert2dnnError, ConfigError, DataError, ArtifactError)}.get(
+        name, Bert2dnnError
+    )

@@ -10,12 +10,13 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from . import io
+from . import io, softlabels, stacking
 from .config import Strict
 from .data import Columns, load_labeled
 from .errors import ConfigError
 from .metrics import classification_metrics, softmax
-from .runtime import log
+from .progress import log
+from .stacking import stack_logits
 from .teachers import TeacherRunner, TeacherSpec
 
 
@@ -23,6 +24,11 @@ class EvalConfig(Strict):
     test: str | None = Field(None, description="held-out labeled set (used for nothing else)")
     columns: Columns = Columns()
     teachers: list[TeacherSpec] = Field(default_factory=list, description="teachers to compare against")
+    soft_labels: str | None = Field(
+        None,
+        description="the label stage's output_dir: its recorded stacker (stacker.json) combines the "
+        "teachers' logits into the stacked row as labeling did (default: their mean)",
+    )
     student: str | None = Field(None, description="student artifact directory")
     output: str | None = Field(None, description="write the results JSON here")
     latency_samples: int = Field(200, ge=1, description="single-query timings per model")
@@ -93,8 +99,9 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
         rows.append({"model": f"teacher:{spec.name}", "kind": "teacher", **m, "params": params, **lat})
         log("evaluate", f"teacher '{spec.name}': accuracy {m['accuracy']:.4f}, p50 {lat['p50_us']:.0f} us")
     if len(teacher_logits) > 1:
-        m = classification_metrics(softmax(np.mean(teacher_logits, axis=0)), labels)
-        rows.append({"model": "teachers:stacked(mean)", "kind": "stacked", **m})
+        stacker = _stacker(cfg)
+        m = classification_metrics(softmax(stack_logits(teacher_logits, stacker)), labels)
+        rows.append({"model": f"teachers:stacked({stacker['method']})", "kind": "stacked", **m})
     if student:
         probs = student.predict(test.texts, test.pairs)
         m = classification_metrics(probs, labels)
@@ -133,6 +140,16 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
     if cfg.output:
         io.write_json(cfg.output, summary)
     return summary
+
+
+def _stacker(cfg: EvalConfig) -> dict[str, Any]:
+    """The stacker the soft labels were made with (``soft_labels``), else the teachers' mean."""
+    names = [t.name for t in cfg.teachers]
+    recorded = softlabels.read_stacker(cfg.soft_labels) if cfg.soft_labels else None
+    if recorded is None:
+        return stacking.mean(names)
+    stacking.check_teachers(recorded, names, f"evaluate: {cfg.soft_labels}")
+    return recorded
 
 
 def _int8_student(student, threads: int):

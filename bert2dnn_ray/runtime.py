@@ -1,22 +1,17 @@
-"""Ray runtime: join a cluster or start a local one, progress logging, run directories."""
+"""The Ray runtime: join a cluster or start a local one (quiet, fractional CPUs on a small machine),
+and the resources an actor or worker asks for."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
-import time
+import warnings
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-
-_T0 = time.monotonic()
-
-
-def log(stage: str, msg: str) -> None:
-    """Progress line on stderr: elapsed seconds, stage, message."""
-    print(f"[{time.monotonic() - _T0:7.1f}s] {stage:>9} | {msg}", file=sys.stderr, flush=True)
+from .progress import log
 
 
 def cluster_address(address: str | None = None) -> str | None:
@@ -29,11 +24,28 @@ LOCAL_TRAIN_ENV = {
     "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
     "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5",
 }
+# Variables every worker gets from the driver: the HF libraries offline-safe and quiet, and Ray's
+# console kept to what a person acts on.
+WORKER_ENV = (
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "HF_HOME",
+    "TOKENIZERS_PARALLELISM",
+    "HF_HUB_DISABLE_PROGRESS_BARS",
+    "RAY_TRAIN_ENABLE_PRINT_PATCH",
+    "RAY_DATA_LOGGING_CONFIG",
+)
+# Ray Data's logging: its default, with the console at WARNING and Ray's notices dropped (every
+# record still goes to ray-data.log in the session's log directory).
+RAY_DATA_LOGGING = Path(__file__).with_name("ray_data_logging.yaml")
+SETUP_HOOK = f"{__name__}.quiet_worker_logs"
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Connect to ``address`` / ``RAY_ADDRESS``, or start a local Ray with the dashboard off.
 
+    Either way the user's terminal gets the stages' own lines, progress and warnings that need
+    action; Ray's notices about itself go to its log files only (:func:`quiet_worker_logs`).
     Idempotent: does nothing if Ray is already initialised in this process (tests share one).
     """
     import ray
@@ -45,22 +57,22 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     # Ray Train patches print() in its workers to go to its logger *and* (when the stream is
     # wrapped, as in a Ray worker) to the stream: every progress line reached the driver twice.
     os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
-    # Workers inherit the driver's environment: keep the HF libraries offline-safe and quiet.
-    env_vars = {
-        k: os.environ[k]
-        for k in (
-            "HF_HUB_OFFLINE",
-            "TRANSFORMERS_OFFLINE",
-            "HF_HOME",
-            "TOKENIZERS_PARALLELISM",
-            "HF_HUB_DISABLE_PROGRESS_BARS",
-            "RAY_TRAIN_ENABLE_PRINT_PATCH",
-        )
-        if k in os.environ
-    }
-    runtime_env: dict[str, Any] = {"env_vars": env_vars} if env_vars else {}
+    os.environ.setdefault("RAY_DATA_LOGGING_CONFIG", str(RAY_DATA_LOGGING))
+    quiet_driver_logs()
+    env_vars = {k: os.environ[k] for k in WORKER_ENV if k in os.environ}
+    runtime_env: dict[str, Any] = {"worker_process_setup_hook": SETUP_HOOK}
     addr = cluster_address(address)
     if addr:
+        # Inside a Ray Job, the job's runtime_env already reaches every worker, and Ray refuses a
+        # ray.init runtime_env that sets any of the same keys or variables ("Failed to merge the
+        # Job's runtime env"): pass only what the job does not set, so a job runs with any user
+        # runtime_env (env_vars, pip, working_dir, its own setup hook).
+        job = job_runtime_env()
+        job_vars = job.get("env_vars") or {}
+        env_vars = {k: v for k, v in env_vars.items() if k not in job_vars}
+        runtime_env = {k: v for k, v in runtime_env.items() if k not in job}
+        if env_vars:
+            runtime_env["env_vars"] = env_vars
         log("ray", f"joining cluster at {addr}")
         ray.init(address=addr, runtime_env=runtime_env or None, log_to_driver=True)
     else:
@@ -70,11 +82,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         # override; the local cluster's actors inherit them.
         for k, v in LOCAL_TRAIN_ENV.items():
             os.environ.setdefault(k, v)
-        # With the dashboard off there is no State API: Ray Train's placement-group cleaner
-        # would log "Failed to query Ray Train Controller actor state" every second of every
-        # fit. Its job (removing a dead controller's placement group) is done here by the
-        # driver's own exit, so its workers log at ERROR only (see quiet_local_worker_logs).
-        runtime_env["worker_process_setup_hook"] = f"{__name__}.quiet_local_worker_logs"
+        if env_vars:
+            runtime_env["env_vars"] = env_vars
         ray.init(
             # "local": always a private Ray; never attach to whatever cluster this machine
             # started last (/tmp/ray/ray_current_cluster), which may be stale or someone else's.
@@ -90,16 +99,75 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     _quiet_ray_data()
 
 
+def job_runtime_env() -> dict[str, Any]:
+    """The runtime_env of the Ray Job this process is the driver of (``{}`` outside a job): Ray's
+    job supervisor hands it to the driver in ``RAY_JOB_CONFIG_JSON_ENV_VAR``."""
+    raw = os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR")
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw).get("runtime_env") or {}
+    except (ValueError, AttributeError):
+        return {}
+
+
+class RayNoise(logging.Filter):
+    """Drops Ray's notices about itself that ask nothing of the user (they stay in Ray's log files):
+    progress bars being off (they are, on purpose, when stderr is not a terminal), token
+    authentication on a private local Ray, and the State API a local Ray without a dashboard lacks."""
+
+    NOTICES = (
+        "Progress bars disabled",
+        "Progress bars for operators disabled",
+        "Token authentication is enabled for this Ray cluster",
+        "Failed to query Ray Train Controller actor state",
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        return not any(msg.startswith(n) for n in self.NOTICES)
+
+
+def _filter_handlers(logger_name: str) -> None:
+    for h in logging.getLogger(logger_name).handlers:
+        if not any(isinstance(f, RayNoise) for f in h.filters):
+            h.addFilter(RayNoise())
+
+
+def quiet_driver_logs() -> None:
+    """This process: Ray's notices off its console handlers, its deprecation warnings muted."""
+    import ray  # noqa: F401 - sets up the "ray" logger's handlers
+
+    _filter_handlers("ray")
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray(\.|$)")
+    if "ray.data" in sys.modules:  # imported before RAY_DATA_LOGGING_CONFIG was set: apply it now
+        try:
+            from ray.data._internal.logging import configure_logging
+
+            configure_logging()
+        except Exception:  # pragma: no cover - cosmetic only
+            pass
+
+
 # Loggers whose warnings only say that a local Ray has no dashboard / State API.
 _NO_STATE_API_LOGGERS = ("ray.train.v2._internal.execution.controller.placement_group_cleaner",)
+# Ray Train's "Reporting training result N: ..." (one line per worker per report, every epoch) comes
+# from a logger named after its file, outside ``ray.train``, so LoggingConfig does not reach it.
+_TRAIN_REPORT_LOGGER = ("train", "v2", "_internal", "execution", "context.py")
 
 
-def quiet_local_worker_logs() -> None:
-    """Worker setup hook of the local Ray: silence warnings about the absent State API."""
-    import logging
+def quiet_worker_logs() -> None:
+    """Worker setup hook (every task and actor process): Ray's notices and deprecation warnings
+    about its own internals stay out of the driver's terminal."""
+    import ray
 
+    quiet_driver_logs()
+    _filter_handlers("ray.data")
     for name in _NO_STATE_API_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger(os.path.join(os.path.dirname(ray.__file__), *_TRAIN_REPORT_LOGGER)).setLevel(
+        logging.WARNING
+    )
 
 
 def _quiet_ray_data() -> None:
@@ -149,79 +217,49 @@ def torch_threads(requested: int | None) -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def write_json_atomic(path: str | Path, data: Any) -> None:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, p)
+def torch_trainer(
+    loop: Any,
+    loop_config: dict[str, Any],
+    *,
+    name: str,
+    storage_path: str,
+    num_workers: int,
+    use_gpu: bool,
+    cpus_per_worker: float | None,
+    keep_checkpoints: int,
+    max_failures: int,
+    datasets: dict[str, Any],
+    dataset_config: Any = None,
+    checkpoint_score: str | None = None,
+) -> Any:
+    """The Ray Train ``TorchTrainer`` every training stage runs (teachers and students): ``loop`` on
+    ``num_workers`` workers (fractional CPUs on a small machine), checkpoints under
+    ``storage_path/name`` (the same name and storage resume a run), ``max_failures`` worker or node
+    losses recovered from, and Ray Train's own INFO lines kept in its log files, off the console."""
+    import ray.train
+    from ray.train.torch import TorchTrainer
 
-
-def read_json(path: str | Path) -> Any:
-    if "://" in str(path):
-        from . import io
-
-        return io.read_json(str(path))
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-SUCCESS = "_SUCCESS.json"
-
-
-def mark_done(out_dir: str | Path, info: dict[str, Any]) -> None:
-    """Mark a stage's output directory (a path or a URI) complete: the pipeline skips it."""
-    from . import io
-
-    info = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **info}
-    io.write_json(io.join(str(out_dir), SUCCESS), info)
-
-
-def is_done(out_dir: str | Path) -> bool:
-    from . import io
-
-    return io.exists(io.join(str(out_dir), SUCCESS))
-
-
-def changed_settings(
-    old: dict[str, Any], new: dict[str, Any], prefix: str = ""
-) -> list[tuple[str, Any, Any]]:
-    """``(key, old value, new value)`` for each key of ``new`` that ``old`` has with another value;
-    nested settings (``model``: {...}) are compared key by key, as ``model.embedding_dim``. Keys
-    missing from ``old`` (an output from before a setting existed) are not compared."""
-    out: list[tuple[str, Any, Any]] = []
-    for k, v in new.items():
-        if k not in old:
-            continue
-        if isinstance(v, dict) and isinstance(old[k], dict):
-            out += changed_settings(old[k], v, f"{prefix}{k}.")
-        elif old[k] != v:
-            out.append((f"{prefix}{k}", old[k], v))
-    return out
-
-
-def refuse_other_settings(
-    stage: str, out_dir: str | Path, written: dict[str, Any], now: dict[str, Any]
-) -> None:
-    """A complete output made with other settings is not this run's output: refuse to skip to it
-    (whatever was made from it would silently be stale too)."""
-    diff = [f"{k}: {a!r} -> {b!r}" for k, a, b in changed_settings(written, now)]
-    if diff:
-        raise ConfigError(
-            f"{stage}: {out_dir} was written with other settings ({'; '.join(diff)}); set force=true to "
-            "redo it, then redo whatever was made from it"
-        )
-
-
-def fresh_run(storage_path: str, run_name: str) -> None:
-    """Forget a Ray Train run's checkpoints: the next ``fit`` starts from scratch (``force``), or
-    a finished run stops holding them (``prune_checkpoints``)."""
-    import shutil
-
-    if "://" in storage_path:
-        import pyarrow.fs as pafs
-
-        fs, path = pafs.FileSystem.from_uri(storage_path.rstrip("/") + "/" + run_name)
-        if fs.get_file_info(path).type != pafs.FileType.NotFound:
-            fs.delete_dir(path)
-    else:
-        shutil.rmtree(os.path.join(storage_path, run_name), ignore_errors=True)
+    checkpoints = ray.train.CheckpointConfig(
+        num_to_keep=keep_checkpoints,
+        checkpoint_score_attribute=checkpoint_score,
+        checkpoint_score_order="max",
+    )
+    kwargs = {"dataset_config": dataset_config} if dataset_config is not None else {}
+    return TorchTrainer(
+        loop,
+        train_loop_config=loop_config,
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=num_workers,
+            use_gpu=use_gpu,
+            resources_per_worker={"CPU": actor_cpus(cpus_per_worker, num_workers)},
+        ),
+        run_config=ray.train.RunConfig(
+            name=name,
+            storage_path=storage_path,
+            checkpoint_config=checkpoints,
+            failure_config=ray.train.FailureConfig(max_failures=max_failures),
+            logging_config=ray.train.LoggingConfig(log_level="WARNING"),
+        ),
+        datasets=datasets,
+        **kwargs,
+    )

@@ -47,9 +47,9 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import Field
 
+from . import io
 from .config import Strict
 
 Task = Literal["query_category", "query_title"]
@@ -1292,9 +1292,7 @@ def write(cfg: SyntheticConfig | dict[str, Any] | None, out_dir: str | os.PathLi
     paths: dict[str, Path] = {}
     for split, table in generate(cfg).items():
         path = out / f"{split}.parquet"
-        tmp = out / f".{split}.parquet.tmp-{os.getpid()}"
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)  # readers never see a half-written file
+        io.write_parquet_atomic(table, str(path))  # readers never see a half-written file
         paths[split] = path
     return paths
 

@@ -22,18 +22,9 @@ from . import data as data_mod
 from . import hf, io
 from .config import Strict
 from .errors import ConfigError
-from .runtime import (
-    actor_cpus,
-    fresh_run,
-    init_ray,
-    is_done,
-    log,
-    mark_done,
-    read_json,
-    refuse_other_settings,
-    torch_threads,
-    write_json_atomic,
-)
+from .progress import log
+from .rundir import fresh_run, mark_done, skip_if_done
+from .runtime import init_ray, torch_threads, torch_trainer
 
 
 class TeacherTrainSpec(Strict):
@@ -137,7 +128,7 @@ def _train_loop(loop_cfg: dict[str, Any]) -> None:  # runs on every Ray Train wo
             st = torch.load(os.path.join(d, "trainer.pt"), weights_only=True)
             optimizer.load_state_dict(st["optimizer"])
             scheduler.load_state_dict(st["scheduler"])
-            state = read_json(os.path.join(d, "state.json"))
+            state = io.read_json(os.path.join(d, "state.json"))
             start_epoch, best, history = state["epoch"] + 1, state["best"], state["history"]
         if rank == 0:
             print(f"[finetune:{spec.name}] resuming after epoch {start_epoch}", flush=True)
@@ -212,10 +203,10 @@ def _train_loop(loop_cfg: dict[str, Any]) -> None:  # runs on every Ray Train wo
                     {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
                     os.path.join(tmp, "trainer.pt"),
                 )
-                write_json_atomic(
+                io.write_json(
                     os.path.join(tmp, "state.json"), {"epoch": epoch, "best": best, "history": history}
                 )
-                write_json_atomic(os.path.join(tmp, "model", "metrics.json"), metrics)
+                io.write_json(os.path.join(tmp, "model", "metrics.json"), metrics)
                 print(
                     f"[finetune:{spec.name}] epoch {epoch + 1}/{spec.epochs} "
                     f"loss {metrics['train_loss']:.4f} dev acc {m['accuracy']:.4f}",
@@ -257,9 +248,6 @@ def finetune_one(
     cfg: FinetuneConfig, spec: TeacherTrainSpec, train, dev, num_labels: int, rows: dict[str, str]
 ) -> str:
     """Fine-tune one teacher (or skip it when done); ``rows``: the train and dev sets' digests."""
-    import ray.train
-    from ray.train.torch import TorchTrainer
-
     out = io.join(cfg.output_dir, spec.name)
     # What makes this teacher: its spec, the classes, the rows it learns from and is selected on
     # (by content, so two copies of one file agree) and the worker count (the global batch).
@@ -270,10 +258,7 @@ def finetune_one(
         "num_workers": cfg.num_workers,
         **rows,
     }
-    if is_done(out) and not cfg.force:
-        done = read_json(io.join(out, "metrics.json"))
-        refuse_other_settings("finetune", out, done.get("settings", {}), settings)
-        log("finetune", f"teacher '{spec.name}' already trained at {out} (force=true to redo)")
+    if skip_if_done("finetune", out, settings, force=cfg.force, record="metrics.json") is not None:
         return out
     storage = cfg.storage_path or io.join(cfg.output_dir, "_checkpoints")
     if "://" not in storage:
@@ -293,22 +278,18 @@ def finetune_one(
         "threads": threads,
         "dev": {"texts": dev.texts, "pairs": dev.pairs, "labels": dev.labels.tolist()},
     }
-    cpus = actor_cpus(cfg.cpus_per_worker, cfg.num_workers)
-    trainer = TorchTrainer(
+    trainer = torch_trainer(
         _train_loop,
-        train_loop_config=loop_cfg,
-        scaling_config=ray.train.ScalingConfig(
-            num_workers=cfg.num_workers, use_gpu=cfg.use_gpu, resources_per_worker={"CPU": cpus}
-        ),
-        run_config=ray.train.RunConfig(
-            name=f"{cfg.run_name}-{spec.name}",
-            storage_path=storage,
-            checkpoint_config=ray.train.CheckpointConfig(
-                num_to_keep=2, checkpoint_score_attribute="dev_accuracy", checkpoint_score_order="max"
-            ),
-            failure_config=ray.train.FailureConfig(max_failures=2),
-        ),
+        loop_cfg,
+        name=f"{cfg.run_name}-{spec.name}",
+        storage_path=storage,
+        num_workers=cfg.num_workers,
+        use_gpu=cfg.use_gpu,
+        cpus_per_worker=cfg.cpus_per_worker,
+        keep_checkpoints=2,
+        max_failures=2,
         datasets={"train": _to_ray_dataset(train)},
+        checkpoint_score="dev_accuracy",
     )
     log(
         "finetune",
@@ -321,19 +302,16 @@ def finetune_one(
         raise RuntimeError(f"teacher '{spec.name}': training produced no checkpoint")
     # Best dev accuracy; among ties, the later (longer-trained) epoch.
     ckpt, metrics = max(best, key=lambda cm: (cm[1]["dev_accuracy"], cm[1]["epoch"]))
-    with io.staged_dir(out) as local_out:  # a URI output is written here, then uploaded
-        tmp_out = local_out.with_name(f".{local_out.name}.tmp")
-        shutil.rmtree(tmp_out, ignore_errors=True)
+    with io.staged_dir(out) as local_out, io.atomic_path(local_out) as tmp_out:
+        # (a URI output is written locally, then uploaded)
         with ckpt.as_directory() as d:
             shutil.copytree(os.path.join(d, "model"), tmp_out)
         with result.checkpoint.as_directory() as d:  # the latest checkpoint has the whole history
-            history = read_json(os.path.join(d, "state.json"))["history"]
-        write_json_atomic(
+            history = io.read_json(os.path.join(d, "state.json"))["history"]
+        io.write_json(
             tmp_out / "metrics.json",
             {"best": metrics, "history": history, "model": spec.model, "settings": settings},
         )
-        shutil.rmtree(local_out, ignore_errors=True)
-        os.replace(tmp_out, local_out)
     mark_done(out, {"dev_accuracy": metrics["dev_accuracy"]})
     log(
         "finetune",
@@ -362,6 +340,7 @@ def run(cfg: FinetuneConfig) -> dict[str, str]:
     if cfg.label_names and len(cfg.label_names) != num_labels:
         raise ConfigError(f"finetune.label_names has {len(cfg.label_names)} names for {num_labels} classes")
     data_mod.check_trainable(train, num_labels)
+    io.make_dirs(cfg.output_dir)
     for spec in cfg.teachers:
         hf.load_tokenizer(spec.model, cfg.trust_remote_code)  # fail fast on a bad model path
     init_ray(cfg.address)

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from . import hf
 from .config import Strict
-from .errors import ConfigError
+from .errors import ConfigError, one_line
 
 
 class TeacherSpec(Strict):
@@ -23,7 +23,7 @@ class TeacherSpec(Strict):
     max_length: int = Field(128, ge=8, description="tokens; longer inputs are truncated and flagged")
     batch_size: int = Field(128, ge=1)
     dtype: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="auto: bf16 on GPU, fp32 on CPU"
+        "auto", description="auto: fp32 on a CPU; on a GPU bf16 where it has bf16 units, else fp16"
     )
     weight: float = Field(1.0, ge=0, description="weight in 'weighted' stacking")
 
@@ -36,8 +36,33 @@ def model_num_labels(spec: TeacherSpec, trust_remote_code: bool = False) -> int:
     try:
         return int(AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code).num_labels)
     except Exception as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(f"teacher '{spec.name}': cannot load {spec.path!r} ({msg})") from None
+        raise ConfigError(f"teacher '{spec.name}': cannot load {spec.path!r} ({one_line(e)})") from None
+
+
+def resolve_dtype(dtype: str, device_type: str) -> str:
+    """``auto``: fp32 on a CPU; on a GPU bf16 where it has bf16 units (Ampere and later), else fp16."""
+    if dtype != "auto":
+        return dtype
+    if device_type != "cuda":
+        return "fp32"
+    import torch
+
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+def capped_max_length(spec: TeacherSpec, model_config) -> int:
+    """``max_length``, capped (with a log line) at the model's position limit: longer inputs would
+    index past its position embeddings."""
+    limit = getattr(model_config, "max_position_embeddings", None)
+    if isinstance(limit, int) and 0 < limit < spec.max_length:
+        from .progress import log
+
+        log(
+            "teacher",
+            f"teacher '{spec.name}': max_length {spec.max_length} is more than the model's {limit} positions; using {limit}",
+        )
+        return limit
+    return spec.max_length
 
 
 class TeacherRunner:
@@ -54,17 +79,26 @@ class TeacherRunner:
 
         self.spec = spec
         self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            # Never label on the CPU while holding a GPU reservation: say so at once.
+            raise ConfigError(
+                f"teacher '{spec.name}': a GPU was asked for, but torch {torch.__version__} sees no CUDA "
+                "device here; install a CUDA build of torch on the GPU nodes, or label on CPUs "
+                "(num_gpus_per_actor: 0)"
+            )
         # Tokenise the next batch on a helper thread while the current one runs: on by default on
         # a GPU (the GPU would otherwise wait for the tokenizer), off on CPU (same cores).
         self.prefetch = self.device.type == "cuda" if prefetch is None else prefetch
-        dtype = spec.dtype
-        if dtype == "auto":
-            dtype = "bf16" if self.device.type == "cuda" else "fp32"
+        self.dtype = resolve_dtype(spec.dtype, self.device.type)
         self.tokenizer = hf.load_tokenizer(spec.path, trust_remote_code)
         self.model = hf.load_classifier(
-            spec.path, trust_remote_code=trust_remote_code, dtype=hf.torch_dtype(dtype)
+            spec.path,
+            trust_remote_code=trust_remote_code,
+            dtype=hf.torch_dtype(self.dtype),
+            require_head=True,
         )
         self.model.to(self.device).eval()
+        self.max_length = capped_max_length(spec, self.model.config)
         self.num_labels = int(self.model.config.num_labels)
         self.label_names = [self.model.config.id2label.get(i, str(i)) for i in range(self.num_labels)]
 
@@ -73,7 +107,7 @@ class TeacherRunner:
         truncated (Rust-only work), and flagged."""
         import torch
 
-        L = self.spec.max_length
+        L = self.max_length
         enc = self.tokenizer(
             texts, pairs, truncation=False, padding="longest", return_tensors="pt", verbose=False
         )

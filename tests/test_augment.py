@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from bert2dnn_ray import augment, cli
+from bert2dnn_ray import augment, cli, tables
 from bert2dnn_ray.errors import ConfigError, DataError
 
 TEXTS = [
@@ -140,12 +140,12 @@ def test_output_on_object_storage(tmp_path, s3_server):
     got = augment.run(cfg)
     assert got["output_rows"] == local["output_rows"] > 0 and got["not_written"] == local["not_written"]
     assert io.exists(f"{out}/_SUCCESS.json") and io.read_json(f"{out}/manifest.json") == got
-    assert io.read_table(f"{out}/data").to_pydict() == _out(tmp_path / "o")  # the same rows
+    assert tables.read_table(f"{out}/data").to_pydict() == _out(tmp_path / "o")  # the same rows
     assert augment.run(cfg) == got  # finished: skipped
     with pytest.raises(ConfigError, match=r"other settings \(variants: 3 -> 2\)"):
         augment.run(cfg.model_copy(update={"variants": 2}))
     forced = augment.run(cfg.model_copy(update={"variants": 2, "force": True}))
-    assert io.read_table(f"{out}/data").num_rows == forced["output_rows"] < got["output_rows"]
+    assert tables.read_table(f"{out}/data").num_rows == forced["output_rows"] < got["output_rows"]
 
 
 def test_bad_configs_and_inputs_are_one_line_errors(tmp_path, capsys):

@@ -197,6 +197,28 @@ def test_cli_config_error_is_one_line_exit_2(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("bert2dnn train: error: ") and "'epochs'" in err[0]
 
 
+def test_cli_output_that_cannot_be_created_is_one_line_exit_2(tmp_path, capsys):
+    """Was a traceback and exit 1: an output directory under a file cannot be created."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    args = ["--set", f"input={tmp_path}", "--set", f"output_dir={blocker}/out", "--set", "variants=1"]
+    assert cli.main(["augment", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a_file/out: cannot create the output directory" in err[0], err
+
+
+def test_cli_other_os_errors_are_one_line(monkeypatch, capsys):
+    from bert2dnn_ray import augment
+
+    def full(cfg):
+        raise OSError(28, "No space left on device", "/runs/x/part-0.parquet")
+
+    monkeypatch.setattr(augment, "run", full)
+    assert cli.main(["augment"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["bert2dnn augment: error: [Errno 28] No space left on device: '/runs/x/part-0.parquet'"]
+
+
 # ------------------------------------------------------------------------------------------------
 # cli through a subprocess (python -m bert2dnn_ray): each costs ~1-2 s of imports, so few.
 
@@ -227,6 +249,8 @@ def label_yaml(tmp_path_factory) -> Path:
         (["--set", "teachers.0.batch_size=big"], "key 'teachers.0.batch_size'"),
         (["--set", "num_actors"], "--set 'num_actors'"),
         (["--config", "/nonexistent/dir/cfg.yaml"], "/nonexistent/dir/cfg.yaml"),
+        (["--set", "temperatures=[0]"], "every temperature must be > 0"),
+        (["--set", "temperatures=[2, -1]"], "every temperature must be > 0"),
     ],
 )
 def test_cli_subprocess_errors(label_yaml, args, fragment):
@@ -282,7 +306,7 @@ def test_cli_subprocess_help_lists_config_keys():
 
 
 def test_changed_settings_compares_nested_settings_key_by_key():
-    from bert2dnn_ray.runtime import changed_settings
+    from bert2dnn_ray.rundir import changed_settings
 
     old = {"epochs": 3, "model": {"embedding_dim": 64, "hidden": [8]}}
     # A key new since the output was written (model.encoder) is not a change; a changed one is

@@ -98,8 +98,13 @@ def test_boolean_and_mixed_type_labels_in_jsonl(tmp_path):
     with pytest.raises(DataError) as ei:
         load_labeled(p, Columns())
     assert str(ei.value) == f"{p}: row 0: label True in column 'label' is not an integer"
+    # Mixed types in one column: the file is read line by line, and the row is named.
     p = _jsonl(tmp_path / "m.jsonl", [{"text": "a", "label": "1"}, {"text": "b", "label": True}])
-    with pytest.raises(DataError, match=r"m\.jsonl: cannot read as jsonl .*row 1"):
+    with pytest.raises(DataError, match=r"m\.jsonl: row 1: label 'true' in column 'label' is not an integer"):
+        load_labeled(p, Columns())
+    # A text that is not a string in a labeled set: an error naming the row and column.
+    p = _jsonl(tmp_path / "t.jsonl", [{"text": "a", "label": 1}, {"text": 7, "label": 0}])
+    with pytest.raises(DataError, match=r"t\.jsonl: row 1: column 'text' is not a string"):
         load_labeled(p, Columns())
 
 

@@ -82,3 +82,48 @@ def test_evaluate_metrics_retention_and_single_thread_latency(tmp_path, tiny_ber
         .intra_op_num_threads
         == 1
     )
+
+
+def test_evaluate_stacks_teachers_as_labeling_did(tmp_path, tiny_bert_factory):
+    """The stacked row uses the stacker the soft labels were made with (stacker.json), not always
+    the mean; a stacker made for other teachers is refused."""
+    from bert2dnn_ray import stacking
+    from bert2dnn_ray.errors import ConfigError
+
+    labels = np.array([0, 1] * 15)
+    test = tmp_path / "test.parquet"
+    pq.write_table(pa.table({"text": TEXTS, "label": labels}), test)
+    specs = [
+        TeacherSpec(name=n, path=str(tiny_bert_factory(2, seed=s)), max_length=16)
+        for n, s in (("a", 0), ("b", 1))
+    ]
+    logits = [TeacherRunner(s).logits(TEXTS)[0] for s in specs]
+    stacker = stacking.fit_logreg(["a", "b"], logits, labels, C=1.0)
+    soft = tmp_path / "soft"
+    soft.mkdir()
+    (soft / "stacker.json").write_text(json.dumps(stacker))
+    cfg = evaluate.EvalConfig(test=str(test), teachers=specs, soft_labels=str(soft), latency_samples=2)
+    rows = {r["model"]: r for r in evaluate.run(cfg)["models"]}
+    want = classification_metrics(softmax(stacking.stack_logits(logits, stacker)), labels)["accuracy"]
+    assert rows["teachers:stacked(logreg)"]["accuracy"] == pytest.approx(want)
+    mean = classification_metrics(softmax(np.mean(logits, axis=0)), labels)["accuracy"]
+    no_record = evaluate.run(cfg.model_copy(update={"soft_labels": None}))["models"]
+    assert {r["model"]: r for r in no_record}["teachers:stacked(mean)"]["accuracy"] == pytest.approx(mean)
+    with pytest.raises(ConfigError, match=r"combines teachers \['a', 'b'\], not \['b', 'a'\]"):
+        evaluate.run(cfg.model_copy(update={"teachers": specs[::-1]}))
+
+
+def test_logreg_stacker_reports_held_out_accuracy():
+    """Its accuracy is measured on folds it was not fitted on: on noise, near chance, while the
+    accuracy on its own fitting rows is flattered."""
+    from bert2dnn_ray import stacking
+
+    rng = np.random.default_rng(0)
+    logits = [rng.normal(size=(60, 2)) * 5 for _ in range(3)]
+    labels = rng.integers(0, 2, 60)
+    s = stacking.fit_logreg(["a", "b", "c"], logits, labels, C=100.0)
+    assert s["cv_folds"] == 5 and s["teachers"] == ["a", "b", "c"] and s["dev_rows"] == 60
+    assert s["cv_accuracy"] < s["fit_accuracy"]
+    assert s["cv_accuracy"] < 0.7
+    few = stacking.fit_logreg(["a"], [logits[0][:3]], np.array([0, 1, 1]), C=1.0)
+    assert few["cv_accuracy"] is None and few["cv_folds"] == 0  # one row of class 0: no folds

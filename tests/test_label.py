@@ -147,9 +147,15 @@ def test_label_errors_before_work(ray_session, tiny_bert_factory, tmp_path):
 
 def test_actor_options_reserve_memory_only_when_asked(ray_session):
     cfg = label.LabelConfig(cpus_per_actor=0.5)
-    assert label.actor_options(cfg) == {"num_cpus": 0.5, "num_gpus": None}
+    # A dead actor fails the pool's run (label_chunks reruns what is unfinished): never restarted.
+    assert label.actor_options(cfg) == {"num_cpus": 0.5, "num_gpus": None, "max_restarts": 0}
     cfg = label.LabelConfig(num_gpus_per_actor=1, memory_per_actor_gb=3.5)
-    assert label.actor_options(cfg) == {"num_cpus": 1, "num_gpus": 1, "memory": 3.5 * 2**30}
+    assert label.actor_options(cfg) == {
+        "num_cpus": 1,
+        "num_gpus": 1,
+        "memory": 3.5 * 2**30,
+        "max_restarts": 0,
+    }
     with pytest.raises(ValueError, match="memory_per_actor_gb"):
         label.LabelConfig(memory_per_actor_gb=0)
 
@@ -309,3 +315,156 @@ def test_teacher_runner_prefetch_matches_inline(tiny_bert_factory):
         # Row i of the output is text i, whatever batch it ran in.
         one, _ = inline.logits([texts[150]], None if p is None else [p[150]])
         np.testing.assert_allclose(a[150], one[0], rtol=0, atol=1e-4)
+
+
+# ------------------------------------------------------------------ first contact (issue 31)
+
+
+def test_temperatures_must_be_positive():
+    for bad in ([0], [-1], [1.0, 0.0]):
+        with pytest.raises(ValueError, match="every temperature must be > 0"):
+            label.LabelConfig(temperatures=bad)
+
+
+def test_problems_found_before_any_work_are_one_line(ray_session, tiny_bert_factory, tmp_path, capsys):
+    """keep_columns naming a missing column, an output directory that cannot be created, a teacher
+    without a trained head: each a one-line error at once (no Ray retries), nothing labeled."""
+    t1 = tiny_bert_factory(2)
+    pq.write_table(pa.table({"text": ["good", "bad"]}), tmp_path / "in.parquet")
+    t0 = time.monotonic()
+    with pytest.raises(DataError, match=r"in\.parquet: missing keep_columns 'gold'"):
+        label.run(_cfg(tmp_path / "in.parquet", tmp_path / "o1", [("a", t1)], keep_columns=["gold"]))
+    assert not (tmp_path / "o1" / "data").exists()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(DataError, match=r"a_file/out: cannot create the output directory"):
+        label.run(_cfg(tmp_path / "in.parquet", blocker / "out", [("a", t1)]))
+    # A plain pretrained encoder (no classification head) would label with a random head.
+    from transformers import BertConfig, BertModel
+
+    enc = tmp_path / "encoder_only"
+    BertModel(
+        BertConfig(
+            vocab_size=64,
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+            num_labels=2,
+        )
+    ).save_pretrained(enc)
+    import shutil
+
+    for f in Path(t1).glob("*.txt"):
+        shutil.copy(f, enc)
+    for f in Path(t1).glob("tokenizer*"):
+        shutil.copy(f, enc)
+    with pytest.raises(
+        ConfigError, match=r"has no trained classification head .*classifier\.bias.*fine-tune it first"
+    ):
+        label.run(_cfg(tmp_path / "in.parquet", tmp_path / "o3", [("enc", enc)]))
+    assert time.monotonic() - t0 < 60  # no retries: Ray would retry a failing task for ~30 s a time
+    assert not list((tmp_path / "o3").glob("data/*.parquet"))
+
+
+def test_bad_rows_found_inside_tasks_are_quarantined_or_one_line(ray_session, tiny_bert_factory, tmp_path):
+    """A JSONL log with a few odd rows is labeled and the odd rows quarantined with their reason; a
+    CSV whose quoting swallows rows stops the run at once with the file and line."""
+    t1 = tiny_bert_factory(2)
+    inp = tmp_path / "log"
+    inp.mkdir()
+    rows = [{"text": f"query {i}"} for i in range(40)]
+    rows[3]["text"], rows[7]["text"] = 12345, {"q": "nested"}
+    (inp / "a.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n{not json\n")
+    m = label.run(_cfg(inp, tmp_path / "out", [("a", t1)]))
+    assert m["input_rows"] == 41 and m["labeled_rows"] == 38 and m["quarantined_rows"] == 3
+    assert m["quarantine_reasons"] == {"not_text": 2, "invalid_json": 1}
+    q = pq.read_table(tmp_path / "out" / "quarantine").to_pylist()
+    assert {r["row_id"]: r["reason"] for r in q} == {
+        "a.jsonl:3": "not_text:text",
+        "a.jsonl:7": "not_text:text",
+        "a.jsonl:40": "invalid_json",
+    }
+    csv_in = tmp_path / "csv"
+    csv_in.mkdir()
+    (csv_in / "a.csv").write_text("text,label\nfine,1\n")
+    (csv_in / "b.csv").write_text('text,label\nok,1\n"swallowed,1\nrow two,0\nrow three",1\n')
+    t0 = time.monotonic()
+    with pytest.raises(DataError, match=r"b\.csv: line 3: a quoted field spans lines"):
+        label.run(_cfg(csv_in, tmp_path / "out_csv", [("a", t1)]))
+    assert time.monotonic() - t0 < 60
+
+
+def test_finished_output_is_never_overwritten_by_other_settings(
+    ray_session, tiny_bert_factory, tmp_path, capsys
+):
+    t1 = tiny_bert_factory(2)
+    pq.write_table(pa.table({"text": _texts(50), "gold": [1] * 50}), tmp_path / "u.parquet")
+    out = tmp_path / "o"
+    m = label.run(_cfg(tmp_path / "u.parquet", out, [("a", t1)]))
+    stamp = (out / "manifest.json").stat().st_mtime_ns
+    # The same settings (and other run-only ones): the finished output is returned as it is.
+    again = label.run(_cfg(tmp_path / "u.parquet", out, [("a", t1)], num_actors=2))
+    assert again == m and (out / "manifest.json").stat().st_mtime_ns == stamp
+    capsys.readouterr()
+    for change, named in [
+        ({"temperatures": [1.0]}, "temperatures: [1.0, 2.0] -> [1.0]"),
+        ({"keep_columns": ["gold"]}, "keep_columns: [] -> ['gold']"),
+        ({"stack": label.StackConfig(method="weighted")}, "stack.method: 'mean' -> 'weighted'"),
+    ]:
+        with pytest.raises(ConfigError, match="was written with other settings") as ei:
+            label.run(_cfg(tmp_path / "u.parquet", out, [("a", t1)], **change))
+        assert named in str(ei.value) and "force=true" in str(ei.value)
+    with pytest.raises(ConfigError, match=r"teacher_names: \['a'\] -> \['a', 'b'\]"):
+        label.run(_cfg(tmp_path / "u.parquet", out, [("a", t1), ("b", tiny_bert_factory(2, seed=1))]))
+    assert (out / "manifest.json").stat().st_mtime_ns == stamp
+    # force: starts over with the new settings.
+    forced = label.run(_cfg(tmp_path / "u.parquet", out, [("a", t1)], temperatures=[1.0], force=True))
+    assert forced["temperatures"] == [1.0] and forced["settings"]["temperatures"] == [1.0]
+    assert "a_probs_t2" not in pq.read_table(out / "data").column_names
+
+
+def test_a_second_run_into_a_live_output_is_refused(ray_session, tiny_bert_factory, tmp_path):
+    """A double submit: the second run names the live one instead of labeling everything again; a
+    lease whose process is gone (a killed run) is taken over."""
+    import socket
+
+    from bert2dnn_ray.label import lease
+
+    t1 = tiny_bert_factory(2)
+    pq.write_table(pa.table({"text": _texts(20)}), tmp_path / "u.parquet")
+    out = tmp_path / "o"
+    out.mkdir()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        held = {
+            "host": socket.gethostname(),
+            "pid": live.pid,
+            "started": "2026-12-05T10:00:00+00:00",
+            "renewed_at": time.time(),
+            "token": "other",
+        }
+        (out / lease.LEASE).write_text(json.dumps(held))
+        with pytest.raises(ConfigError) as ei:
+            label.run(_cfg(tmp_path / "u.parquet", out, [("a", t1)]))
+        msg = str(ei.value)
+        assert f"pid {live.pid}" in msg and socket.gethostname() in msg and "2026-12-05T10:00:00" in msg
+        assert not (out / "data").exists()
+        # Another host's lease, renewed recently: live; not renewed for long: stale.
+        other = {**held, "host": "elsewhere", "pid": 1}
+        assert not lease.holder_gone(other)
+        assert lease.holder_gone({**other, "renewed_at": time.time() - lease.STALE_S - 1})
+    finally:
+        live.kill()
+        live.wait()
+    m = label.run(_cfg(tmp_path / "u.parquet", out, [("a", t1)]))  # its process is gone: taken over
+    assert m["labeled_rows"] == 20 and not (out / lease.LEASE).exists()
+
+
+def test_progress_has_rows_rate_and_time_left(ray_session, tiny_bert_factory, tmp_path, capsys):
+    t1 = tiny_bert_factory(2)
+    pq.write_table(pa.table({"text": _texts(300)}), tmp_path / "u.parquet", row_group_size=100)
+    label.run(_cfg(tmp_path / "u.parquet", tmp_path / "o", [("a", t1)], chunk_rows=100))
+    err = capsys.readouterr().err
+    assert "100/300 rows (33%)" in err and "rows/s" in err and "left" in err
+    assert "300/300 rows (100%)" in err

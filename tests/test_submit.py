@@ -398,8 +398,21 @@ def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert
             "evaluate.latency_samples=20",
         ]
         set_args = [a for kv in small for a in ("--set", kv)]
+        # A user runtime_env that sets variables the library passes to ray.init itself (the
+        # cluster README's example): Ray refuses to merge overlapping env_vars, so the library
+        # must leave the job's to the job.
+        user_env = json.dumps({"env_vars": {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}})
         args = parse(
-            "pipeline", "--address", url, "--config", str(REPO / SMOKE), "--working-dir", str(REPO), *set_args
+            "pipeline",
+            "--address",
+            url,
+            "--config",
+            str(REPO / SMOKE),
+            "--working-dir",
+            str(REPO),
+            "--runtime-env",
+            user_env,
+            *set_args,
         )
         t1 = time.monotonic()
         rc = submit.main(args)
@@ -460,3 +473,36 @@ def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert
     finally:
         _kill_tree(head)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_a_job_driver_leaves_the_jobs_env_vars_to_the_job(monkeypatch):
+    """Inside a Ray Job, ray.init gets only the variables the job's runtime_env does not set: Ray
+    refuses to merge a ray.init runtime_env whose env_vars overlap the job's."""
+    import ray
+
+    from bert2dnn_ray import runtime
+
+    got = {}
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: got.update(kw))
+    monkeypatch.setattr(runtime, "_quiet_ray_data", lambda: None)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    job = {"runtime_env": {"env_vars": {"HF_HUB_OFFLINE": "1"}, "pip": ["x"], "working_dir": "/w"}}
+    monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", json.dumps(job))
+    runtime.init_ray("127.0.0.1:6379")
+    assert got["address"] == "127.0.0.1:6379"
+    env_vars = got["runtime_env"]["env_vars"]
+    assert "HF_HUB_OFFLINE" not in env_vars and env_vars["TOKENIZERS_PARALLELISM"] == "false"
+    # never pip / working_dir: the job's own; the library's worker setup hook (quiet Ray logs)
+    assert set(got["runtime_env"]) == {"env_vars", "worker_process_setup_hook"}
+    job["runtime_env"]["worker_process_setup_hook"] = "users.own.hook"  # the job's hook wins
+    monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", json.dumps(job))
+    got.clear()
+    runtime.init_ray("127.0.0.1:6379")
+    assert set(got["runtime_env"]) == {"env_vars"}
+    # Outside a job, the driver passes them all.
+    monkeypatch.delenv("RAY_JOB_CONFIG_JSON_ENV_VAR")
+    got.clear()
+    runtime.init_ray("127.0.0.1:6379")
+    assert got["runtime_env"]["env_vars"]["HF_HUB_OFFLINE"] == "1"

@@ -176,3 +176,42 @@ def test_group_by_length_keeps_every_row_once_and_cuts_padding():
     # batch order is shuffled, not longest-last
     firsts = [max(len(t) for t in b["text"]) for b in batches]
     assert firsts != sorted(firsts)
+
+
+# ------------------------------------------------------------------ GPU paths' CPU twins
+
+
+def test_a_gpu_teacher_without_cuda_is_one_line(tiny_bert_factory):
+    """A GPU reservation never labels on the CPU in silence: without CUDA, one clear line."""
+    import torch
+
+    from bert2dnn_ray.errors import ConfigError
+    from bert2dnn_ray.teachers import TeacherRunner, TeacherSpec
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    spec = TeacherSpec(name="t", path=str(tiny_bert_factory(2)))
+    with pytest.raises(ConfigError, match=r"teacher 't': a GPU was asked for, but torch .* sees no CUDA"):
+        TeacherRunner(spec, "cuda")
+
+
+def test_auto_dtype_is_bf16_only_where_the_gpu_has_it(monkeypatch):
+    import torch
+
+    from bert2dnn_ray.teachers import resolve_dtype
+
+    assert resolve_dtype("auto", "cpu") == "fp32" and resolve_dtype("bf16", "cpu") == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert resolve_dtype("auto", "cuda") == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)  # e.g. a T4, a V100
+    assert resolve_dtype("auto", "cuda") == "fp16" and resolve_dtype("fp32", "cuda") == "fp32"
+
+
+def test_max_length_is_capped_at_the_models_positions(tiny_bert_factory, capsys):
+    from bert2dnn_ray.teachers import TeacherRunner, TeacherSpec
+
+    runner = TeacherRunner(TeacherSpec(name="t", path=str(tiny_bert_factory(2)), max_length=512))
+    assert runner.max_length == 128  # the tiny BERT's max_position_embeddings
+    assert "max_length 512 is more than the model's 128 positions; using 128" in capsys.readouterr().err
+    logits, truncated = runner.logits(["word " * 400, "short"])  # would index past position 128
+    assert logits.shape == (2, 2) and truncated.tolist() == [True, False]

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import torch
 import torch.nn as nn
 
-from bert2dnn_ray.label import soft_label_files
+from bert2dnn_ray.softlabels import files as soft_label_files
 from bert2dnn_ray.text import normalize, tokenize
 
 arch, seed, dirs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]

@@ -34,8 +34,9 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 
+from .. import io
 from ..config import format_validation_error
-from ..errors import ArtifactError, DataError
+from ..errors import ArtifactError, DataError, one_line
 from ..featurizer import Featurizer, FeaturizerConfig
 from .model import StudentModelConfig, StudentNet, expected_shapes
 
@@ -71,11 +72,6 @@ _PROMOTED = ("text_fields", "text_columns", "temperature")  # keys of ``extra`` 
 
 
 # ------------------------------------------------------------------------------------------ helpers
-def _one_line(x: object, limit: int = 300) -> str:
-    s = " ".join(str(x).split())
-    return s if len(s) <= limit else s[: limit - 3] + "..."
-
-
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -84,29 +80,11 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray | torch.Tensor):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    if isinstance(o, set | tuple):
-        return list(o)
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+def _write_json(path: Path, data: Any) -> None:
     try:
-        try:
-            text = json.dumps(data, indent=2, sort_keys=False, default=_json_default, allow_nan=True)
-        except (TypeError, ValueError) as e:
-            raise ArtifactError(f"{path}: cannot write as JSON ({_one_line(e)})") from None
-        tmp.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        io.write_json(path, data)
+    except (TypeError, ValueError) as e:
+        raise ArtifactError(f"{path}: cannot write as JSON ({one_line(e)})") from None
 
 
 def _now() -> str:
@@ -193,19 +171,14 @@ def save_student(
     out.mkdir(parents=True, exist_ok=True)
     from safetensors.torch import save_file
 
-    wpath = out / WEIGHTS_FILE
-    tmp = out / f".{WEIGHTS_FILE}.tmp-{os.getpid()}"
-    try:
+    with io.atomic_path(out / WEIGHTS_FILE) as tmp:
         save_file(state, str(tmp), metadata={"format": "pt", "producer": FORMAT_NAME})
         digest = _sha256(tmp)
         size = tmp.stat().st_size
-        os.replace(tmp, wpath)
-    finally:
-        tmp.unlink(missing_ok=True)
     for onnx_file, _ in ONNX_VARIANTS.values():
         (out / onnx_file).unlink(missing_ok=True)  # exported from older weights, if any
     if metrics is not None:
-        _write_json_atomic(out / METRICS_FILE, dict(metrics))
+        _write_json(out / METRICS_FILE, dict(metrics))
     else:
         (out / METRICS_FILE).unlink(missing_ok=True)
 
@@ -227,7 +200,7 @@ def save_student(
         "torch_version": torch.__version__,
         "extra": {k: v for k, v in extra.items() if k not in _PROMOTED},
     }
-    _write_json_atomic(out / META_FILE, meta)  # written last: its presence means "complete"
+    _write_json(out / META_FILE, meta)  # written last: its presence means "complete"
     return out
 
 
@@ -252,8 +225,6 @@ def _check_tensors(tensors: Mapping[str, torch.Tensor], want: Mapping[str, tuple
 # --------------------------------------------------------------------------------------------- load
 def _artifact_dir(path: str | os.PathLike) -> Path:
     if "://" in str(path):  # s3://, gs://...: a cached local copy (refreshed when it changes)
-        from .. import io
-
         try:
             path = io.localize(str(path))
         except DataError as e:
@@ -284,7 +255,7 @@ def read_meta(path: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
             f"{mpath}: not valid JSON ({e.msg}, line {e.lineno}); the file is corrupt"
         ) from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ArtifactError(f"{mpath}: cannot read ({_one_line(e)})") from None
+        raise ArtifactError(f"{mpath}: cannot read ({one_line(e)})") from None
     if not isinstance(meta, dict):
         raise ArtifactError(f"{mpath}: expected a JSON object at the top level")
     if meta.get("format") != FORMAT_NAME:
@@ -325,7 +296,7 @@ def _load_weights(d: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]:
     try:
         data = wpath.read_bytes()  # one read: checksum, then tensors owned by torch (no mmap)
     except OSError as e:
-        raise ArtifactError(f"{wpath}: cannot read ({_one_line(e)})") from None
+        raise ArtifactError(f"{wpath}: cannot read ({one_line(e)})") from None
     got = hashlib.sha256(data).hexdigest()
     want = meta["weights"]["sha256"]
     if got != want:
@@ -338,7 +309,7 @@ def _load_weights(d: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]:
     try:
         tensors = load(data)
     except Exception as e:  # safetensors raises its own error types for bad headers/sizes
-        raise ArtifactError(f"{wpath}: unreadable safetensors file ({_one_line(e)})") from None
+        raise ArtifactError(f"{wpath}: unreadable safetensors file ({one_line(e)})") from None
     del data
     _check_tensors(tensors, expected_shapes(meta["model"], meta["num_buckets"]), str(wpath))
     out = {}
@@ -446,7 +417,7 @@ class _Servable:
         try:
             return json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
-            raise ArtifactError(f"{p}: unreadable metrics ({_one_line(e)})") from None
+            raise ArtifactError(f"{p}: unreadable metrics ({one_line(e)})") from None
 
     def __repr__(self) -> str:
         where = f" from {self._path}" if self._path else ""
@@ -576,15 +547,10 @@ class Student(_Servable):
             target = Path(path)
             if target.is_dir():
                 target = target / ONNX_FILE
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        try:
+        with io.atomic_path(target) as tmp:
             _export(self._model, tmp, opset)
             session = _ort_session(tmp)
             self._verify_onnx(session, tmp)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
 
         if self._path is not None and target.resolve() == (self._path / ONNX_FILE).resolve():
             read_meta(self._path)  # the artifact on disk is still valid before its meta is rewritten
@@ -596,7 +562,7 @@ class Student(_Servable):
         rec = {**rec, "weights_sha256": self._meta["weights"]["sha256"], "exported_at": _now()}
         raw = json.loads((self._path / META_FILE).read_text(encoding="utf-8"))
         raw[key] = rec
-        _write_json_atomic(self._path / META_FILE, raw)
+        _write_json(self._path / META_FILE, raw)
         self._meta[key] = rec
         return rec
 
@@ -655,8 +621,7 @@ class Student(_Servable):
         if not isinstance(self._meta.get("onnx"), dict) or not (d / ONNX_FILE).is_file():
             self.export_onnx()
         target = d / ONNX_INT8_FILE
-        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        try:
+        with io.atomic_path(target) as tmp:
             # The quantizer logs advice on the root logger ("consider pre-processing": a
             # no-op for this graph); keep it out of the user's logs without configuring them.
             muted = logging.root.manager.disable
@@ -675,7 +640,7 @@ class Student(_Servable):
                         reduce_range=True,
                     )
                 except Exception as e:
-                    raise ArtifactError(f"{target}: int8 quantization failed ({_one_line(e)})") from None
+                    raise ArtifactError(f"{target}: int8 quantization failed ({one_line(e)})") from None
                 finally:
                     logging.disable(muted)
             got, want = self._session_and_torch_probs(_ort_session(tmp), texts, pairs)
@@ -686,9 +651,6 @@ class Student(_Servable):
                     f"{target}: int8 probabilities differ from PyTorch by {err:.3g} (> {tolerance:g}) "
                     f"on {len(texts)} check texts; serve float32 (model.onnx) or raise the tolerance"
                 )
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
         return self._record(
             "onnx_int8",
             {
@@ -778,7 +740,7 @@ def _export(model: StudentNet, target: Path, opset: int) -> None:
             except TypeError:  # a torch without the ``dynamo`` switch
                 torch.onnx.export(wrapper, example, str(target), **kwargs)
             except Exception as e:
-                raise ArtifactError(f"{target}: ONNX export failed ({_one_line(e)})") from None
+                raise ArtifactError(f"{target}: ONNX export failed ({one_line(e)})") from None
 
 
 def _ort_session(path: Path, threads: int | None = None):
@@ -794,7 +756,7 @@ def _ort_session(path: Path, threads: int | None = None):
     try:
         return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as e:
-        raise ArtifactError(f"{path}: onnxruntime cannot load the model ({_one_line(e)})") from None
+        raise ArtifactError(f"{path}: onnxruntime cannot load the model ({one_line(e)})") from None
 
 
 class OnnxStudent(_Servable):

@@ -28,24 +28,14 @@ import numpy as np
 from pydantic import Field
 
 from .. import data as data_mod
-from .. import io
+from .. import io, softlabels
 from ..config import Strict
 from ..errors import ConfigError, DataError
 from ..featurizer import FeaturizerConfig
 from ..metrics import softmax
-from ..runtime import (
-    actor_cpus,
-    changed_settings,
-    fresh_run,
-    init_ray,
-    is_done,
-    log,
-    mark_done,
-    read_json,
-    refuse_other_settings,
-    torch_threads,
-    write_json_atomic,
-)
+from ..progress import log
+from ..rundir import changed_settings, fresh_run, mark_done, skip_if_done
+from ..runtime import init_ray, torch_threads, torch_trainer
 from .model import StudentModelConfig
 
 
@@ -173,9 +163,7 @@ def _settings(cfg: TrainConfig) -> dict[str, Any]:
 
 def _soft_columns(cfg: TrainConfig) -> tuple[str, str]:
     """The soft-label column of ``target`` at ``temperature``, and the logits it is computed from."""
-    from ..label import temp_suffix
-
-    return f"{cfg.target}_probs_{temp_suffix(cfg.temperature)}", f"{cfg.target}_logits"
+    return softlabels.probs_column(cfg.target, cfg.temperature), softlabels.logits_column(cfg.target)
 
 
 def _soft_targets(col: Any, temperature: float | None) -> Any:
@@ -278,7 +266,7 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             saved = torch.load(os.path.join(d, "optimizer.pt"), weights_only=True)
             for o, sd in zip(opts, saved, strict=True):
                 o.load_state_dict(sd)
-            state = read_json(os.path.join(d, "state.json"))
+            state = io.read_json(os.path.join(d, "state.json"))
             state.setdefault("resumed_at_steps", []).append(state["global_step"])
             bp = os.path.join(d, "best.safetensors")
             if os.path.exists(bp):
@@ -313,7 +301,7 @@ def _train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             torch.save([o.state_dict() for o in opts], os.path.join(tmp, "optimizer.pt"))
             if best_weights is not None and state["best_epoch"] != metrics.get("epoch_completed"):
                 save_file(best_weights, os.path.join(tmp, "best.safetensors"))
-            write_json_atomic(os.path.join(tmp, "state.json"), state)
+            io.write_json(os.path.join(tmp, "state.json"), state)
             ck = ray.train.Checkpoint.from_directory(tmp)
         ray.train.report(
             metrics,
@@ -470,9 +458,7 @@ def _soft_label_source(
     and one of the ``soft`` columns (the probabilities, or the logits to compute them from) are there."""
     import pyarrow.parquet as pq
 
-    from ..label import soft_label_files
-
-    files = soft_label_files(src)
+    files = softlabels.files(src)
     fs, first = io.filesystem(files[0])
     with fs.open_input_file(first) as f:
         pf = pq.ParquetFile(f)
@@ -491,7 +477,7 @@ def _soft_label_source(
             f"{first}: no column {soft[0]!r} in the soft labels, nor {soft[1]!r} to compute it from "
             f"(soft-label columns: {avail})"
         )
-    manifest = read_json(io.join(src, "manifest.json"))
+    manifest = softlabels.read_manifest(src)
     rows = manifest.get("labeled_rows")
     if rows is None:
         rows = 0
@@ -561,7 +547,6 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     """Train the student on ``soft_labels``; save the best epoch to ``output_dir``."""
     import ray.data
     import ray.train
-    from ray.train.torch import TorchTrainer
     from safetensors.torch import load_file
 
     from .artifact import save_student
@@ -571,10 +556,8 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         raise ConfigError("train.soft_labels is required (output_dir of the label stage)")
     if not cfg.output_dir:
         raise ConfigError("train.output_dir is required")
-    if is_done(cfg.output_dir) and not cfg.force:
-        done = read_json(io.join(cfg.output_dir, "metrics.json"))
-        refuse_other_settings("train", cfg.output_dir, done.get("settings", {}), _settings(cfg))
-        log("train", f"student already trained at {cfg.output_dir} (force=true to redo)")
+    done = skip_if_done("train", cfg.output_dir, _settings(cfg), force=cfg.force, record="metrics.json")
+    if done is not None:
         return done
     sources = [cfg.soft_labels] if isinstance(cfg.soft_labels, str) else list(cfg.soft_labels)
     if not sources:
@@ -673,9 +656,9 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     threads = torch_threads(cfg.torch_threads)
     if not cfg.use_gpu:
         threads = max(1, threads // cfg.num_workers)
-    trainer = TorchTrainer(
+    trainer = torch_trainer(
         _train_loop,
-        train_loop_config={
+        {
             "cfg": cfg.model_dump(),
             "num_labels": num_labels,
             "rows": rows,
@@ -687,17 +670,13 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             "init_from": cfg.init_from
             and (cfg.init_from if io.is_uri(cfg.init_from) else os.path.abspath(cfg.init_from)),
         },
-        scaling_config=ray.train.ScalingConfig(
-            num_workers=cfg.num_workers,
-            use_gpu=cfg.use_gpu,
-            resources_per_worker={"CPU": actor_cpus(cfg.cpus_per_worker, cfg.num_workers)},
-        ),
-        run_config=ray.train.RunConfig(
-            name=cfg.run_name,
-            storage_path=storage,
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
-            failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
-        ),
+        name=cfg.run_name,
+        storage_path=storage,
+        num_workers=cfg.num_workers,
+        use_gpu=cfg.use_gpu,
+        cpus_per_worker=cfg.cpus_per_worker,
+        keep_checkpoints=cfg.keep_checkpoints,
+        max_failures=cfg.max_failures,
         datasets={"train": ds},
         dataset_config=ray.train.DataConfig(execution_options=ingest, enable_shard_locality=False),
     )
@@ -712,7 +691,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     if result.checkpoint is None:
         raise RuntimeError("student training produced no checkpoint")
     with result.checkpoint.as_directory() as d:
-        state = read_json(os.path.join(d, "state.json"))
+        state = io.read_json(os.path.join(d, "state.json"))
         bp = os.path.join(d, "best.safetensors")
         weights = load_file(bp if os.path.exists(bp) else os.path.join(d, "model.safetensors"))
     mcfg = cfg.model.model_copy(update={"num_labels": num_labels})

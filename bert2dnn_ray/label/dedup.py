@@ -30,9 +30,16 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from . import io
-from .label import LabelConfig, commit_manifest, label_chunks, plan_chunks, prepare_rows, summarize
-from .runtime import init_ray, log
+from .. import io, softlabels
+from ..errors import Bert2dnnError
+from ..progress import log
+from ..runtime import init_ray
+from .actor import error_result
+from .config import LabelConfig
+from .manifest import commit_manifest, summarize
+from .plan import plan_chunks
+from .pool import label_chunks, raise_reported
+from .rows import prepare_rows
 
 KEY = "text_key"
 
@@ -71,7 +78,11 @@ def _partition_task(batch: pa.Table, cfg_dict: dict[str, Any], parts: int) -> pa
     dd = io.join(cfg.output_dir, "_dedup")
     out = []
     for spec in batch.to_pylist():
-        good, stats = prepare_rows(cfg, spec)
+        try:
+            good, stats = prepare_rows(cfg, spec)
+        except Bert2dnnError as e:  # reported, not retried by Ray
+            out.append(json.dumps(error_result(spec["chunk_id"], e)))
+            continue
         texts = good[cols.text].to_pylist()
         pairs = good[cols.pair].to_pylist() if cols.pair else None
         keys = _keys(texts, pairs)
@@ -123,16 +134,16 @@ def _join_task(
         if files:
             rows = _read_all(files)
             labels = _read_all(
-                [io.join(label_dir, "data", f"part-{c}.parquet") for c in by_file[f"p{k:05d}.parquet"]]
+                [io.join(label_dir, softlabels.part_file(c)) for c in by_file[f"p{k:05d}.parquet"]]
             )
-            idx = pc.index_in(rows[KEY], value_set=labels["row_id"])
+            idx = pc.index_in(rows[KEY], value_set=labels[softlabels.ROW_ID])
             assert idx.null_count == 0, f"partition {k}: rows without labels"
             label_cols = [c for c in labels.column_names if c not in rows.column_names and c != "count"]
             picked = labels.select(label_cols).take(idx)
             joined = rows.drop_columns([KEY])
             for name in label_cols:
                 joined = joined.append_column(name, picked[name])
-            io.write_parquet_atomic(joined, io.join(cfg.output_dir, "data", f"part-p{k:05d}.parquet"))
+            io.write_parquet_atomic(joined, io.join(cfg.output_dir, softlabels.part_file(f"p{k:05d}")))
             n = joined.num_rows
         io.write_json(io.join(dd, "_join", f"p{k:05d}.json"), {"rows": n})
         out.append(n)
@@ -146,7 +157,11 @@ def _map(items: list[dict[str, Any]], fn, **kwargs) -> list[dict[str, Any]]:
         return []
     ds = ray.data.from_items(items, override_num_blocks=len(items))
     ds = ds.map_batches(fn, batch_size=1, batch_format="pyarrow", fn_kwargs=kwargs, num_cpus=0.5)
-    return list(ds.iter_rows())
+    rows = list(ds.iter_rows())
+    for row in rows:
+        if "stats" in row:
+            raise_reported(json.loads(row["stats"]))
+    return rows
 
 
 def run(cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[str, Any]) -> dict[str, Any]:
@@ -226,7 +241,8 @@ def run(cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[str, Any])
         todo = [{"partition": k} for k in range(parts) if f"p{k:05d}" not in joined]
         _map(todo, _join_task, cfg_dict=cfg_dict, label_dir=label_dir, by_file=by_file)
         files = sorted(
-            f"data/{posixpath.basename(u)}" for u in _list(io.join(cfg.output_dir, "data"), ".parquet")
+            f"{softlabels.DATA_DIR}/{posixpath.basename(u)}"
+            for u in _list(io.join(cfg.output_dir, softlabels.DATA_DIR), ".parquet")
         )
         rows = sum(json.loads(io.read_text(u))["rows"] for u in _list(io.join(dd, "_join"), ".json"))
         manifest = {
@@ -236,7 +252,7 @@ def run(cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[str, Any])
             "files": files,
             "label_seconds_this_run": time.perf_counter() - t0,
         }
-    commit_manifest(cfg, manifest)
+    manifest = commit_manifest(cfg, manifest)
     log(
         "label",
         f"dedup ({cfg.dedup}): {manifest['input_rows']} input rows, {quarantined} quarantined, "

@@ -1,0 +1,134 @@
+"""The teacher actor: loads every teacher once, then labels one chunk per call and commits it.
+
+A chunk's part (``data/part-<chunk>.parquet``) is written atomically, then its stats file
+(``_chunks/<chunk>.json``), written last, commits it. A user-facing error (a bad row layout, a
+teacher that cannot be used) is returned as the call's result instead of raised, so that Ray does
+not retry what cannot succeed: the driver raises it at once as one line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .. import io, softlabels
+from ..errors import Bert2dnnError
+from ..metrics import softmax
+from ..stacking import stack_logits
+from ..teachers import TeacherRunner
+from .config import LabelConfig
+from .rows import prepare_rows
+
+CHUNKS_DIR = "_chunks"
+
+
+def error_result(chunk_id: str, e: Bert2dnnError) -> dict[str, Any]:
+    """A chunk's result that carries a user-facing error instead of stats."""
+    return {"chunk_id": chunk_id, "error": str(e), "error_type": type(e).__name__}
+
+
+def result_table(results: list[dict[str, Any]]) -> pa.Table:
+    return pa.table({"chunk_id": [r["chunk_id"] for r in results], "stats": [json.dumps(r) for r in results]})
+
+
+def peak_rss_bytes() -> int | None:
+    """This process's peak resident memory so far (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)  # macOS: bytes; Linux: KiB
+
+
+def _fsl(values: np.ndarray) -> pa.FixedSizeListArray:
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1])
+
+
+class ChunkLabeler:
+    """Ray Data actor: loads the teachers once; labels one chunk per call and writes it."""
+
+    def __init__(self, payload: dict[str, Any]):
+        self.error: Bert2dnnError | None = None
+        try:
+            self._setup(payload)
+        except Bert2dnnError as e:  # reported with the first chunk, not retried by Ray
+            self.error = e
+
+    def _setup(self, payload: dict[str, Any]) -> None:
+        import torch
+
+        cfg = LabelConfig.model_validate(payload["cfg"])
+        self.cfg = cfg
+        self.stacker = payload["stacker"]
+        device = "cpu"
+        if cfg.num_gpus_per_actor > 0:
+            device = "cuda"
+        else:
+            torch.set_num_threads(payload["threads"])
+        self.runners = [TeacherRunner(t, device, cfg.trust_remote_code) for t in cfg.teachers]
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        out = []
+        for spec in batch.to_pylist():
+            if self.error is not None:
+                out.append(error_result(spec["chunk_id"], self.error))
+                continue
+            try:
+                out.append(self.label_chunk(spec))
+            except Bert2dnnError as e:
+                out.append(error_result(spec["chunk_id"], e))
+        return result_table(out)
+
+    def label_chunk(self, spec: dict[str, Any]) -> dict[str, Any]:
+        t0, started_at = time.perf_counter(), time.time()
+        cfg, cols = self.cfg, self.cfg.columns
+        good, stats = prepare_rows(cfg, spec)
+        texts = good[cols.text].to_pylist()
+        pairs = good[cols.pair].to_pylist() if cols.pair else None
+        out: dict[str, Any] = {name: good[name] for name in good.column_names}
+        all_logits, truncated_any = [], np.zeros(good.num_rows, dtype=bool)
+        teacher_stats = {}
+        for runner in self.runners:
+            t_teacher = time.perf_counter()
+            logits, trunc = runner.logits(texts, pairs)
+            t_teacher = time.perf_counter() - t_teacher
+            all_logits.append(logits)
+            truncated_any |= trunc
+            name = runner.spec.name
+            out[softlabels.logits_column(name)] = _fsl(logits)
+            for t in cfg.temperatures:
+                out[softlabels.probs_column(name, t)] = _fsl(softmax(logits, t))
+            teacher_stats[name] = {
+                "seconds": t_teacher,
+                "truncated": int(trunc.sum()),
+                "class_counts": np.bincount(logits.argmax(1), minlength=logits.shape[1]).tolist()
+                if len(logits)
+                else [],
+            }
+        stacked = stack_logits(all_logits, self.stacker)
+        out[softlabels.logits_column(softlabels.STACKED)] = _fsl(stacked)
+        for t in cfg.temperatures:
+            out[softlabels.probs_column(softlabels.STACKED, t)] = _fsl(softmax(stacked, t))
+        out[softlabels.TRUNCATED] = pa.array(truncated_any)
+        io.write_parquet_atomic(
+            pa.table(out), io.join(cfg.output_dir, softlabels.part_file(spec["chunk_id"]))
+        )
+        stats.update(
+            labeled_rows=good.num_rows,
+            truncated_rows=int(truncated_any.sum()),
+            teachers=teacher_stats,
+            seconds=time.perf_counter() - t0,
+            started_at=started_at,
+            finished_at=time.time(),
+            actor_peak_rss_bytes=peak_rss_bytes(),
+        )
+        # The stats file commits the chunk: written last, atomically.
+        io.write_json(io.join(cfg.output_dir, CHUNKS_DIR, f"{spec['chunk_id']}.json"), stats)
+        return stats
