@@ -1,22 +1,22 @@
-"""Labeled data: loading and validating text/label sets, and the data-preparation stage."""
+"""Labeled data: loading and validating text/label sets, and helpers shared by the stages that read them.
+
+The data stage that writes the embedded synthetic dataset is :mod:`bert2dnn_ray.synthetic.stage`;
+loading labeled data never imports the generator.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import math
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import io, tables
+from . import tables
 from .config import Strict
-from .errors import ConfigError, DataError
-from .progress import log
-from .synthetic import SyntheticConfig
+from .errors import DataError
 from .text import normalize
 
 
@@ -183,31 +183,3 @@ def group_by_length(
     return [
         {k: v[idx] for k, v in window.items()} for idx in (chunks[j] for j in rng.permutation(len(chunks)))
     ]
-
-
-# --------------------------------------------------------------------------------------------
-# The data stage: write the embedded synthetic dataset (or, later, prepared public sets).
-
-
-class DataConfig(Strict):
-    source: Literal["synthetic", "files"] = "synthetic"
-    output_dir: str | None = None
-    synthetic: SyntheticConfig = SyntheticConfig()
-
-
-def run(cfg: DataConfig) -> dict[str, str]:
-    """Write train/dev/test/unlabeled Parquet files to ``output_dir``; return their paths."""
-    from . import synthetic
-
-    if cfg.source != "synthetic":
-        raise ConfigError("the data stage only generates data for source=synthetic")
-    if not cfg.output_dir:
-        raise ConfigError("data.output_dir is required")
-    scfg = cfg.synthetic
-    log("data", f"generating synthetic '{scfg.task}' data into {cfg.output_dir}")
-    with io.staged_dir(cfg.output_dir) as out:  # a URI output is written here, then uploaded
-        written = synthetic.write(scfg, out)
-    paths = {k: io.join(cfg.output_dir, Path(v).name) for k, v in written.items()}
-    for name, p in paths.items():
-        log("data", f"{name:>9}: {p}")
-    return paths

@@ -24,12 +24,14 @@ from .config import Strict
 from .errors import ConfigError
 from .progress import log
 from .student import train as train_mod
+from .synthetic import label_names
+from .synthetic import stage as data_stage
 from .teachers import TeacherSpec
 
 STAGES = ("data", "finetune", "augment", "label", "train", "evaluate", "export")
 
 
-class DataSection(data_mod.DataConfig):
+class DataSection(data_stage.DataConfig):
     """Where the pipeline's data comes from: generated (synthetic) or your own files."""
 
     train: str | None = Field(None, description="labeled training set (source=files)")
@@ -115,8 +117,6 @@ def resolve(cfg: PipelineConfig) -> dict[str, Any]:
     if d.source == "synthetic":
         data_dir = io.join(run_dir, "data")
         paths = {k: io.join(data_dir, f"{k}.parquet") for k in ("train", "dev", "test", "unlabeled")}
-        from .synthetic import label_names
-
         scfg = d.synthetic
         names = d.label_names or label_names(scfg.task)
         cols = (
@@ -223,7 +223,7 @@ def run(cfg: PipelineConfig) -> dict[str, Any]:
         log("pipeline", f"== {stage} ==")
         if stage == "data":
             if cfg.data.source == "synthetic":
-                results[stage] = data_mod.run(stages["data"])
+                results[stage] = data_stage.run(stages["data"])
         elif stage == "finetune":
             results[stage] = teacher_mod.run(stages["finetune"])
         elif stage == "augment":

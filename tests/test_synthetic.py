@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import re
+import subprocess
+import sys
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -331,4 +335,37 @@ def test_query_title_relevance_is_attribute_aware() -> None:
     assert contradictions == 0
 
 
-# ------------------------------------------------------------------------------------------- speed
+# ----------------------------------------------------------------------------------------- imports
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _loaded_after(statement: str) -> list[bool]:
+    """Whether the generator and the vocabulary are imported after ``statement``, in a fresh process."""
+    code = (
+        f"{statement}; import sys; print('bert2dnn_ray.synthetic.generator' in sys.modules, "
+        "'bert2dnn_ray.synthetic.vocabulary' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    return [w == "True" for w in r.stdout.split()]
+
+
+def test_loading_labeled_data_does_not_import_the_generator() -> None:
+    assert _loaded_after("import bert2dnn_ray.data") == [False, False]
+
+
+def test_the_package_and_its_stage_do_not_import_the_generator() -> None:
+    stmt = "import bert2dnn_ray.synthetic as s; from bert2dnn_ray.synthetic import stage; s.label_names('query_title')"
+    assert _loaded_after(stmt) == [False, False]
+    assert _loaded_after("from bert2dnn_ray.synthetic import generate") == [True, True]  # the probe works
+    # The lazy names still resolve, to the generator's and the vocabulary's own objects.
+    from bert2dnn_ray.synthetic import generator, vocabulary
+
+    assert synthetic.generate is generator.generate and synthetic.write is generator.write
+    assert synthetic.HELDOUT_NOUNS is vocabulary.HELDOUT_NOUNS
+    with pytest.raises(AttributeError):
+        _ = synthetic.no_such_name
