@@ -480,14 +480,9 @@ def plain_loop(
     torch.manual_seed(seed)
     feat = Featurizer(FeaturizerConfig())
     model = StudentNet(StudentModelConfig(num_labels=probs.shape[1]), cfg.featurizer.num_buckets)
-    model.embedding.sparse = True  # as the trainer does for adagrad
     torch.sparse.check_sparse_tensor_invariants.disable()  # as the trainer does: no per-step checks
-    emb = [model.embedding.weight]
-    rest = [p for n, p in model.named_parameters() if n != "embedding.weight"]
-    opts = [
-        torch.optim.Adagrad(emb, lr=cfg.learning_rate, weight_decay=0.0),
-        torch.optim.Adagrad(rest, lr=cfg.learning_rate, weight_decay=cfg.weight_decay),
-    ]
+    # the trainer's optimizers: adagrad with sparse embedding gradients
+    opts = model.configure_optimizers(cfg.optimizer, cfg.learning_rate, cfg.weight_decay, sparse=True)
     rank, net = 0, model
     if world > 1:
         import torch.distributed as dist
@@ -574,12 +569,10 @@ def ray_fit(
     cfg = TrainConfig(
         soft_labels=str(soft),
         output_dir=str(work / f"student_{name}"),
-        storage_path=str(work / "checkpoints"),
-        run_name=name,
         epochs=epochs,
         num_workers=num_workers,
         force=True,
-        cache=cache,
+        run={"storage_path": str(work / "checkpoints"), "run_name": name, "cache": cache},
     )
     t0 = time.perf_counter()
     history = run(cfg)["history"]

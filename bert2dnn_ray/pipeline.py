@@ -170,12 +170,15 @@ def resolve(cfg: PipelineConfig) -> dict[str, Any]:
         soft_labels=lb.output_dir if aug_lb is None else [lb.output_dir, aug_lb.output_dir],
         dev=paths["dev"],
         output_dir=io.join(run_dir, "student"),
-        storage_path=io.join(run_dir, "_checkpoints")
-        if io.is_uri(run_dir)
-        else str(Path(run_dir, "_checkpoints").resolve()),
         label_names=names,
         address=cfg.address,
     )
+    checkpoints = (
+        io.join(run_dir, "_checkpoints")
+        if io.is_uri(run_dir)
+        else str(Path(run_dir, "_checkpoints").resolve())
+    )
+    tr = tr.model_copy(update={"run": _fill(tr.run, storage_path=checkpoints)})
     if "columns" not in cfg.train.model_fields_set:
         tr = tr.model_copy(
             update={

@@ -95,7 +95,7 @@ def main() -> int:
             from bert2dnn_ray.student import train
 
             tc = train.TrainConfig.model_validate(cfg)
-            ckpt_root = Path(tc.storage_path, tc.run_name)
+            ckpt_root = Path(tc.run.storage_path, tc.run.run_name)
 
             from raytrain_snapshot import registered_step
 

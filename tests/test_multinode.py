@@ -82,15 +82,17 @@ def test_student_training_survives_a_lost_worker_node(tmp_path):
             "soft_labels": str(soft),
             "dev": str(dev),
             "output_dir": str(tmp_path / "student"),
-            "storage_path": str(tmp_path / "ckpt"),
-            "run_name": "multinode",
             "epochs": 2,
             "batch_size": 64,
             "learning_rate": 0.05,
             "num_workers": 2,
-            "cpus_per_worker": 2,  # one worker per node
-            "driver_read_max_mb": 0,  # cached by Ray Data read tasks (the other tests read in the driver)
-            "checkpoint_every_steps": 8,
+            "run": {
+                "storage_path": str(tmp_path / "ckpt"),
+                "run_name": "multinode",
+                "cpus_per_worker": 2,  # one worker per node
+                "driver_read_max_mb": 0,  # cached by Ray Data read tasks (the other tests read in the driver)
+                "checkpoint_every_steps": 8,
+            },
             "featurizer": {"num_buckets": 8192},
             "model": {"hidden": [64, 32]},
             "label_names": synthetic.label_names("query_category"),

@@ -46,7 +46,10 @@ def test_defaults_fill_every_stage_under_the_run_dir(tmp_path):
     tr = r["train"]
     assert tr.soft_labels == str(run / "soft_labels") and tr.dev == str(data / "dev.parquet")
     assert tr.output_dir == str(run / "student")
-    assert tr.storage_path == str((run / "_checkpoints").resolve()) and Path(tr.storage_path).is_absolute()
+    assert (
+        tr.run.storage_path == str((run / "_checkpoints").resolve())
+        and Path(tr.run.storage_path).is_absolute()
+    )
     assert tr.label_names == names
 
     ev = r["evaluate"]
@@ -164,7 +167,7 @@ def test_runs_dir_uri_fills_every_stage_with_uris():
         f"{run}/data/unlabeled.parquet",
         f"{run}/soft_labels",
     )
-    assert (r["train"].output_dir, r["train"].storage_path) == (f"{run}/student", f"{run}/_checkpoints")
+    assert (r["train"].output_dir, r["train"].run.storage_path) == (f"{run}/student", f"{run}/_checkpoints")
     assert (r["evaluate"].output, r["export"].output_dir) == (f"{run}/eval.json", f"{run}/export")
 
 

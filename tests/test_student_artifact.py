@@ -435,7 +435,7 @@ def test_onnx_corruption(artifact: Path):
 def test_predict_one_numpy_path_matches_torch(pooling):
     """predict_one runs in NumPy: same probabilities as the PyTorch forward_one, every pooling,
     the empty bag (no features) included."""
-    from bert2dnn_ray.student.artifact import _NumpyForward
+    from bert2dnn_ray.student.serve import _NumpyForward
 
     net = _net(pooling)
     s = Student(net, Featurizer(FCFG), LABELS)
@@ -517,6 +517,8 @@ def test_sequence_encoders_padding_changes_no_gradient(encoder):
 
 
 def test_bilstm_encoder_is_a_bidirectional_lstm_max_and_mean_pooled():
+    from bert2dnn_ray.student.encoders import bilstm
+
     net = _net(cfg=SEQ_CFGS["bilstm"])
     ref = torch.nn.LSTM(8, 5, batch_first=True, bidirectional=True)
     with torch.no_grad():
@@ -526,7 +528,7 @@ def test_bilstm_encoder_is_a_bidirectional_lstm_max_and_mean_pooled():
         ids = torch.from_numpy(Featurizer(SEQ_FCFG).ids("the plot is thin but the actors are superb"))
         out, _ = ref(net.embedding(ids).unsqueeze(0))
         want = torch.cat([out.amax(1), out.mean(1)], -1)
-        got = net._encode(net.embedding(ids).unsqueeze(0), torch.tensor([len(ids)]))
+        got = bilstm.encode(net, net.embedding(ids).unsqueeze(0), torch.tensor([len(ids)]))
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 

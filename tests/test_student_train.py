@@ -20,7 +20,7 @@ from raytrain_snapshot import registered_checkpoint, registered_step
 
 from bert2dnn_ray import Student, synthetic
 from bert2dnn_ray.errors import ConfigError, DataError
-from bert2dnn_ray.student import train
+from bert2dnn_ray.student import inputs, train
 
 pytestmark = pytest.mark.ray
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +69,9 @@ def _cfg(tmp_path: Path, soft: Path, dev: Path, name: str, **kw) -> train.TrainC
         label_names=synthetic.label_names("query_category"),
     )
     base.update(kw)
-    return train.TrainConfig.model_validate(base)
+    # Run options (checkpoints, caching, progress) go to the nested `run` section.
+    run = {k: base.pop(k) for k in list(base) if k in train.RunOptions.model_fields}
+    return train.TrainConfig.model_validate({**base, "run": run})
 
 
 def test_train_learns_and_resumes_after_sigkill(session_address, s3_server, tmp_path):
@@ -160,13 +162,14 @@ def _with_logits(src: Path, dest: Path, keep_probs: bool) -> Path:
 
 def test_soft_targets_from_logits_are_the_label_stage_probabilities():
     from bert2dnn_ray.metrics import softmax
+    from bert2dnn_ray.student.loss import soft_targets
 
     logits = np.array([[2.0, -1.0, 0.5], [0.0, 0.0, 3.0]], dtype=np.float32)
     for t in (1.0, 3.0, 0.5):
-        got = train._soft_targets(list(logits), t).numpy()
+        got = soft_targets(list(logits), t).numpy()
         np.testing.assert_allclose(got, softmax(logits, t), atol=1e-6)
     probs = np.array([[0.7, 0.2, 0.1]], dtype=np.float32)
-    np.testing.assert_array_equal(train._soft_targets(list(probs), None).numpy(), probs)  # as they are
+    np.testing.assert_array_equal(soft_targets(list(probs), None).numpy(), probs)  # as they are
 
 
 def test_train_at_a_temperature_the_labels_lack(ray_session, tmp_path):
@@ -328,17 +331,17 @@ def test_length_grouped_batches_are_deterministic_and_keep_every_row():
                 yield {"text": texts[i : i + batch_size], "row": np.arange(i, min(i + batch_size, 1000))}
 
     cfg = train.TrainConfig(batch_size=16, model={"encoder": "bilstm"}, featurizer={"word_ngrams": [1]})
-    assert train._group_by_length(cfg) == 50 and train._group_by_length(train.TrainConfig()) == 0
-    a = list(train._batches(Shard(), cfg, 0, ("text", None)))
-    b = list(train._batches(Shard(), cfg, 0, ("text", None)))
+    assert inputs.group_by_length(cfg) == 50 and inputs.group_by_length(train.TrainConfig()) == 0
+    a = list(inputs.batches(Shard(), cfg, 0, ("text", None)))
+    b = list(inputs.batches(Shard(), cfg, 0, ("text", None)))
     assert [x["row"].tolist() for x in a] == [x["row"].tolist() for x in b]
     assert sorted(np.concatenate([x["row"] for x in a]).tolist()) == list(range(1000))
     assert len(a) == 63  # windows of 800 rows and 200: 50 + 13 batches, as many as without grouping
     spread = np.mean([np.ptp([len(t) for t in x["text"]]) for x in a])
     assert spread < 10  # similar lengths within a batch (the rows' lengths span 2-100 characters)
-    c = list(train._batches(Shard(), cfg, 1, ("text", None)))  # another epoch: another order
+    c = list(inputs.batches(Shard(), cfg, 1, ("text", None)))  # another epoch: another order
     assert [x["row"].tolist() for x in c] != [x["row"].tolist() for x in a]
-    plain = list(train._batches(Shard(), train.TrainConfig(batch_size=16), 0, ("text", None)))
+    plain = list(inputs.batches(Shard(), train.TrainConfig(batch_size=16), 0, ("text", None)))
     assert [len(x["row"]) for x in plain] == [16] * 62 + [8]  # bag: the batches as read
 
 
@@ -347,12 +350,37 @@ def test_global_shuffle_permutes_all_rows_once_seeded_and_mixes_the_sets():
     first = pa.table({"text": [f"sst {i}" for i in range(300)], "p": np.zeros(300)})
     second = pa.table({"text": [f"imdb {i}" for i in range(700)], "p": np.ones(700)})
     tables = [first.slice(0, 150), first.slice(150), second]
-    out = train._permuted(tables, seed=3)
+    out = inputs._permuted(tables, seed=3)
     assert len(out) == 3 and sum(t.num_rows for t in out) == 1000  # as many blocks as files
     texts = [x for t in out for x in t["text"].to_pylist()]
     assert sorted(texts) == sorted(first["text"].to_pylist() + second["text"].to_pylist())
     for t in out:  # every block holds both sets in about their shares (0.3 / 0.7)
         share = float(np.mean(t["p"].to_numpy()))
         assert 0.55 < share < 0.85, share
-    assert [x for t in train._permuted(tables, seed=3) for x in t["text"].to_pylist()] == texts
-    assert [x for t in train._permuted(tables, seed=4) for x in t["text"].to_pylist()] != texts
+    assert [x for t in inputs._permuted(tables, seed=3) for x in t["text"].to_pylist()] == texts
+    assert [x for t in inputs._permuted(tables, seed=4) for x in t["text"].to_pylist()] != texts
+
+
+def test_distillation_loss_by_hand():
+    """Soft cross-entropy against the teacher's probabilities; on rows with a gold label, mixed with
+    the gold cross-entropy by hard_label_weight; rows without one (-1) keep the soft term only."""
+    import torch
+
+    from bert2dnn_ray.student.loss import DistillationLoss
+
+    torch.manual_seed(0)
+    logits = torch.randn(4, 3)
+    soft = torch.softmax(torch.randn(4, 3), -1)
+    gold = torch.tensor([2, -1, 0, 1])
+    soft_ce = -(soft * torch.log_softmax(logits, -1)).sum(-1)
+    hard_ce = torch.nn.functional.cross_entropy(logits, gold.clamp(min=0), reduction="none")
+    torch.testing.assert_close(DistillationLoss()(logits, soft), soft_ce.mean())
+    torch.testing.assert_close(DistillationLoss(0.0)(logits, soft, gold), soft_ce.mean())
+    w = 0.3
+    want = torch.where(gold >= 0, (1 - w) * soft_ce + w * hard_ce, soft_ce).mean()
+    torch.testing.assert_close(DistillationLoss(w)(logits, soft, gold), want)
+    # On one-hot targets the soft term is plain cross-entropy.
+    onehot = torch.nn.functional.one_hot(gold.clamp(min=0), 3).float()
+    torch.testing.assert_close(DistillationLoss()(logits, onehot), hard_ce.mean())
+    with pytest.raises(ValueError, match="hard_label_weight"):
+        DistillationLoss(1.5)

@@ -394,7 +394,7 @@ def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert
             "train.learning_rate=0.05",
             "train.featurizer.num_buckets=16384",
             "train.model.hidden=[64,32]",
-            "train.checkpoint_every_steps=10",
+            "train.run.checkpoint_every_steps=10",
             "evaluate.latency_samples=20",
         ]
         set_args = [a for kv in small for a in ("--set", kv)]

@@ -51,10 +51,8 @@ m = train.run(
             "dev": "data/sst2/dev.tsv",
             "dev_columns": {"text": "sentence", "label": "label"},
             "seed": seed,
-            "prune_checkpoints": True,
             "output_dir": out,
-            "storage_path": f"{R}/ckpt",
-            "run_name": name,
+            "run": {"prune_checkpoints": True, "storage_path": f"{R}/ckpt", "run_name": name},
         }
     )
 )

@@ -1,4 +1,5 @@
-"""The BERT2DNN student: network, exported artifact, and its PyTorch / ONNX runtimes."""
+"""The BERT2DNN student: the network (:mod:`.model`, :mod:`.encoders`), its training (:mod:`.train`),
+the artifact format (:mod:`.artifact`) and its PyTorch and ONNX runtimes (:mod:`.serve`, :mod:`.onnx`)."""
 
 from .artifact import (
     FORMAT_NAME,
@@ -8,12 +9,12 @@ from .artifact import (
     ONNX_FILE,
     ONNX_INT8_FILE,
     WEIGHTS_FILE,
-    OnnxStudent,
-    Student,
     read_meta,
     save_student,
 )
 from .model import StudentModelConfig, StudentNet, count_parameters, expected_shapes
+from .onnx import OnnxStudent
+from .serve import Student
 
 __all__ = [
     "FORMAT_NAME",

@@ -1,0 +1,51 @@
+"""The distillation loss (BERT2DNN's, with an optional gold-label term), as a small module.
+
+Per row::
+
+    (1 - w) * CE(teacher_probs_T, softmax(student_logits)) + w * CE(gold_label, softmax(student_logits))
+
+``teacher_probs_T`` is the soft label at temperature T; ``w = hard_label_weight`` applies to the rows
+that have a gold label (``gold >= 0``); the others keep the soft term only. The loss is the mean over
+the batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..metrics import softmax
+
+
+class DistillationLoss(nn.Module):
+    def __init__(self, hard_label_weight: float = 0.0):
+        super().__init__()
+        if not 0.0 <= hard_label_weight <= 1.0:
+            raise ValueError(f"hard_label_weight must be in [0, 1], got {hard_label_weight}")
+        self.hard_label_weight = float(hard_label_weight)
+
+    def forward(
+        self, logits: torch.Tensor, soft: torch.Tensor, gold: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``logits`` [B, K], teacher probabilities ``soft`` [B, K], optional ``gold`` [B] int64 (-1 = none)."""
+        logp = torch.log_softmax(logits, dim=-1)
+        per_row = -(soft * logp).sum(-1)
+        if gold is not None:
+            hard = -logp.gather(1, gold.clamp(min=0)[:, None])[:, 0]
+            w = self.hard_label_weight
+            per_row = torch.where(gold >= 0, (1 - w) * per_row + w * hard, per_row)
+        return per_row.mean()
+
+
+def soft_targets(col: Any, temperature: float | None) -> torch.Tensor:
+    """A batch's soft-label column as float32 targets [B, K]: probabilities as they are, or (with a
+    ``temperature``) logits turned into softmax(logits / T) by the function the label stage writes
+    its ``_probs_t<T>`` columns with."""
+    arr = np.asarray(col)
+    if arr.dtype == object:
+        arr = np.stack(arr)
+    target = arr.astype(np.float32, copy=False)
+    return torch.from_numpy(target if temperature is None else softmax(target, temperature))
