@@ -217,6 +217,18 @@ def torch_threads(requested: int | None) -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def train_worker(seed: int, threads: int) -> tuple[int, int, Any]:
+    """Inside a Ray Train worker: seed torch, set its threads; return (rank, world size, device)."""
+    import ray.train
+    import ray.train.torch
+    import torch
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    ctx = ray.train.get_context()
+    return ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device()
+
+
 def torch_trainer(
     loop: Any,
     loop_config: dict[str, Any],

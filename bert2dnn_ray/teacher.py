@@ -24,7 +24,7 @@ from .config import Strict
 from .errors import ConfigError
 from .progress import log
 from .rundir import fresh_run, mark_done, skip_if_done
-from .runtime import init_ray, torch_threads, torch_trainer
+from .runtime import init_ray, torch_threads, torch_trainer, train_worker
 
 
 class TeacherTrainSpec(Strict):
@@ -88,11 +88,7 @@ def _train_loop(loop_cfg: dict[str, Any]) -> None:  # runs on every Ray Train wo
     from .metrics import classification_metrics
 
     spec = TeacherTrainSpec.model_validate(loop_cfg["spec"])
-    torch.manual_seed(spec.seed)
-    torch.set_num_threads(loop_cfg["threads"])
-    ctx = ray.train.get_context()
-    rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    device = ray.train.torch.get_device()
+    rank, world, device = train_worker(spec.seed, loop_cfg["threads"])
 
     tok = load_tokenizer(spec.model, loop_cfg["trust_remote_code"])
     model = load_classifier(

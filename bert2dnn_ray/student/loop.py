@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import io
+from ..runtime import train_worker
 from .config import TrainConfig
 from .inputs import batches
 from .loss import DistillationLoss, soft_targets
@@ -106,11 +107,7 @@ def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
 
     # 1. Set up.
     cfg = TrainConfig.model_validate(c["cfg"])
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(c["threads"])
-    ctx = ray.train.get_context()
-    rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    device = ray.train.torch.get_device()
+    rank, world, device = train_worker(cfg.seed, c["threads"])
     feat = Featurizer(cfg.featurizer)
 
     # 2. The network and its optimizers: resumed, started from init_from, or new.

@@ -44,13 +44,4 @@ def encode(net: nn.Module, emb: torch.Tensor, lengths: torch.Tensor) -> torch.Te
     return torch.cat(outs, dim=-1)
 
 
-def pool(net: nn.Module, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-    return encode(net, *seq.flat_to_padded(net, ids, offsets))
-
-
-def one(net: nn.Module, ids: torch.Tensor) -> torch.Tensor:
-    return encode(net, net.embedding(ids).unsqueeze(0), ids.new_tensor([ids.shape[0]]))
-
-
-def padded(net: nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return encode(net, *seq.padded_ids(net, ids, mask))
+pool, one, padded = seq.entry_points(encode)

@@ -37,6 +37,21 @@ def padded_ids(net: nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> tuple[t
     return emb, lengths
 
 
+def entry_points(encode):
+    """An encoder's ``pool``, ``one`` and ``padded`` from its ``encode(net, emb, lengths)``."""
+
+    def pool(net: nn.Module, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        return encode(net, *flat_to_padded(net, ids, offsets))
+
+    def one(net: nn.Module, ids: torch.Tensor) -> torch.Tensor:
+        return encode(net, net.embedding(ids).unsqueeze(0), ids.new_tensor([ids.shape[0]]))
+
+    def padded(net: nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return encode(net, *padded_ids(net, ids, mask))
+
+    return pool, one, padded
+
+
 def real_positions(emb: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Positions [1, L] and the mask of real (not padding) positions [B, L]."""
     positions = torch.arange(emb.shape[1], device=emb.device).unsqueeze(0)
