@@ -29,8 +29,8 @@ test: install
 	$(PY) -m pytest -q -ra --durations=12
 
 lint: install
-	$(VENV)/bin/ruff check bert2dnn_ray jobs tests benchmarks
-	$(VENV)/bin/ruff format --check bert2dnn_ray jobs tests benchmarks
+	$(VENV)/bin/ruff check bert2dnn_ray jobs tests benchmarks recipes
+	$(VENV)/bin/ruff format --check bert2dnn_ray jobs tests benchmarks recipes
 
 bench: bench-label bench-student
 
@@ -53,7 +53,7 @@ data: install
 # benchmarks/results/sst2_imdb.md. Re-running skips finished stages. On a small CPU machine:
 #   make reproduce REPRODUCE_ARGS="--set transfer_rows=150000"
 reproduce: data
-	$(PY) benchmarks/reproduce_sst2_imdb.py --config jobs/configs/sst2_imdb.yaml $(REPRODUCE_ARGS)
+	$(PY) -m recipes.sst2_imdb --config jobs/configs/sst2_imdb.yaml $(REPRODUCE_ARGS)
 
 clean:
 	rm -rf runs .pytest_cache

@@ -26,7 +26,7 @@ from .progress import log
 from .student import train as train_mod
 from .synthetic import label_names
 from .synthetic import stage as data_stage
-from .teachers import TeacherSpec
+from .teachers import specs_from_finetune
 
 STAGES = ("data", "finetune", "augment", "label", "train", "evaluate", "export")
 
@@ -149,15 +149,11 @@ def resolve(cfg: PipelineConfig) -> dict[str, Any]:
     )
     if "columns" not in cfg.finetune.model_fields_set:
         ft = ft.model_copy(update={"columns": cols})
-    teachers = [
-        TeacherSpec(name=t.name, path=io.join(ft.output_dir, t.name), max_length=t.max_length)
-        for t in ft.teachers
-    ]
     lb = _fill(
         cfg.label,
         input=paths["unlabeled"],
         output_dir=io.join(run_dir, "soft_labels"),
-        teachers=teachers,
+        teachers=specs_from_finetune(ft),
         address=cfg.address,
     )
     if "columns" not in cfg.label.model_fields_set:

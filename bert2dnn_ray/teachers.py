@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field
 
-from . import hf
+from . import hf, io
 from .config import Strict
 from .errors import ConfigError, one_line
+
+if TYPE_CHECKING:  # named in an annotation only: running a teacher needs none of fine-tuning's module
+    from .teacher import FinetuneConfig
 
 
 class TeacherSpec(Strict):
@@ -26,6 +29,20 @@ class TeacherSpec(Strict):
         "auto", description="auto: fp32 on a CPU; on a GPU bf16 where it has bf16 units, else fp16"
     )
     weight: float = Field(1.0, ge=0, description="weight in 'weighted' stacking")
+
+
+def specs_from_finetune(ft: FinetuneConfig, overrides: Mapping[str, Any] | None = None) -> list[TeacherSpec]:
+    """The fine-tuned teachers of ``ft`` (its ``output_dir/<name>``) as specs for labeling and
+    evaluation: each with the max_length it was trained with, unless ``overrides`` (TeacherSpec keys,
+    e.g. max_length, batch_size, dtype) set it and more for every teacher."""
+    return [
+        TeacherSpec(
+            name=t.name,
+            path=io.join(ft.output_dir, t.name),
+            **{"max_length": t.max_length, **(overrides or {})},
+        )
+        for t in ft.teachers
+    ]
 
 
 def model_num_labels(spec: TeacherSpec, trust_remote_code: bool = False) -> int:

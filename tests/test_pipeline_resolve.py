@@ -190,3 +190,29 @@ def test_augment_section_adds_copies_and_a_second_soft_label_set(tmp_path):
     assert pairs["label_augmented"].columns.pair == "title"
     with pytest.raises(ConfigError, match=r"augment: .*\('query', None\); name them alike"):
         resolve(_cfg(tmp_path, "augment.variants=2", "data.unlabeled_columns.text=query"))
+
+
+def test_teacher_specs_from_finetune():
+    """One conversion of fine-tuned teachers to label/evaluate specs: the pipeline's (each teacher's
+    training max_length) and the SST-2 recipe's (the label section's keys over every teacher)."""
+    from bert2dnn_ray.teacher import FinetuneConfig
+    from bert2dnn_ray.teachers import specs_from_finetune
+
+    ft = FinetuneConfig.model_validate(
+        {
+            "output_dir": "runs/t",
+            "teachers": [{"name": "a", "max_length": 64}, {"name": "b", "max_length": 32}],
+        }
+    )
+    specs = specs_from_finetune(ft)
+    assert [(s.name, s.path, s.max_length, s.batch_size, s.dtype) for s in specs] == [
+        ("a", str(Path("runs/t/a")), 64, 128, "auto"),
+        ("b", str(Path("runs/t/b")), 32, 128, "auto"),
+    ]
+    over = specs_from_finetune(ft, {"max_length": 128, "batch_size": 16, "dtype": "bf16"})
+    assert [(s.path, s.max_length, s.batch_size, s.dtype) for s in over] == [
+        (str(Path("runs/t/a")), 128, 16, "bf16"),
+        (str(Path("runs/t/b")), 128, 16, "bf16"),
+    ]
+    uri = FinetuneConfig.model_validate({"output_dir": "s3://bucket/t"})
+    assert [s.path for s in specs_from_finetune(uri)] == ["s3://bucket/t/minilm"]

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
+from recipes.sst2_imdb import config, report, run, variants
+from recipes.sst2_imdb.__main__ import main
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "benchmarks/reproduce_sst2_imdb.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["reproduce"] = mod  # pydantic resolves the config's annotations through it
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_config_sections_are_valid_stage_configs():
@@ -23,30 +16,30 @@ def test_config_sections_are_valid_stage_configs():
     from bert2dnn_ray.config import build, read_yaml
     from bert2dnn_ray.student import train
 
-    mod = _module()
-    cfg = build(mod.ReproduceConfig, read_yaml(ROOT / "jobs/configs/sst2_imdb.yaml"), source="sst2_imdb.yaml")
+    cfg = build(
+        config.ReproduceConfig, read_yaml(ROOT / "jobs/configs/sst2_imdb.yaml"), source="sst2_imdb.yaml"
+    )
     ft = teacher.FinetuneConfig.model_validate({**cfg.finetune, "train": "x.tsv"})
     assert [t.name for t in ft.teachers] == ["minilm", "minilm3"] and ft.teachers[1].num_layers == 3
     assert ft.output_dir == "runs/sst2/teachers"  # shared with jobs/configs/sst2_teacher.yaml
     train.TrainConfig.model_validate(cfg.student)
     # The word-order student: the bag's settings with its own on top, nested sections merged.
-    wo = train.TrainConfig.model_validate(mod._merged(cfg.student, cfg.word_order))
+    wo = train.TrainConfig.model_validate(variants._merged(cfg.student, cfg.word_order))
     assert (wo.model.encoder, wo.model.embedding_dim, wo.featurizer.num_buckets) == ("bilstm", 128, 2**20)
     assert (wo.featurizer.word_ngrams, wo.optimizer, wo.epochs) == ([1], "adam", 3)
     assert cfg.student["featurizer"] == {"num_buckets": 1048576}  # not changed by the merge
-    specs = mod._teachers(cfg, ft)
+    specs = run._teachers(cfg, ft)
     assert specs[0].max_length == cfg.label["max_length"]
     assert [s.dtype for s in specs] == [cfg.label["dtype"]] * 2 == ["bf16"] * 2
-    extra = {k: v for k, v in cfg.label.items() if k not in mod._TEACHER_KEYS}
+    extra = {k: v for k, v in cfg.label.items() if k not in run._TEACHER_KEYS}
     label.LabelConfig.model_validate(extra)
 
 
 def test_each_scale_has_its_own_run_directory():
     """A sample's labels, students and checkpoints are never resumed by a run at another size."""
-    mod = _module()
-    full = mod.ReproduceConfig(runs_dir="r")
-    assert mod.run_dir_of(full) == Path("r/sst2_imdb")
-    dirs = {mod.run_dir_of(full.model_copy(update={"transfer_rows": n})) for n in (150_000, 500_000)}
+    full = config.ReproduceConfig(runs_dir="r")
+    assert config.run_dir_of(full) == Path("r/sst2_imdb")
+    dirs = {config.run_dir_of(full.model_copy(update={"transfer_rows": n})) for n in (150_000, 500_000)}
     assert dirs == {Path("r/sst2_imdb_150000"), Path("r/sst2_imdb_500000")}
 
 
@@ -55,10 +48,9 @@ def test_student_variants_word_order_and_seed_repeats():
 
     from bert2dnn_ray.config import build
 
-    mod = _module()
     wo = {"model": {"encoder": "bilstm"}, "optimizer": "adam"}
-    cfg = mod.ReproduceConfig(transfer_sizes=[10_000, 2_000_000], word_order=wo, seed_repeats=[0, 1, 2])
-    vs = mod._student_variants(cfg, Path("r"), "minilm", 1_000_000, 60_000, 190_000)
+    cfg = config.ReproduceConfig(transfer_sizes=[10_000, 2_000_000], word_order=wo, seed_repeats=[0, 1, 2])
+    vs = variants._student_variants(cfg, Path("r"), "minilm", 1_000_000, 60_000, 190_000)
     ids = [v["id"] for v in vs]
     assert ids == [
         "gold_only",
@@ -91,12 +83,12 @@ def test_student_variants_word_order_and_seed_repeats():
     )
     assert by["gold_only"]["soft_labels"] == str(Path("r") / "soft_sst2_train")
     # a word-order student with a seed of its own: its repeats are the other seeds
-    vs = mod._student_variants(
+    vs = variants._student_variants(
         cfg.model_copy(update={"word_order": {**wo, "seed": 1}}), Path("r"), "m", 1_000_000, 6, 19
     )
     assert [v["id"] for v in vs][-2:] == ["bilstm_stacked_t2_aug_seed0", "bilstm_stacked_t2_aug_seed2"]
     # no word-order student, no augmented copies: the last curve recipe gets the repeats
-    vs = mod._student_variants(
+    vs = variants._student_variants(
         cfg.model_copy(update={"word_order": None}), Path("r"), "m", 1_000_000, 6, None
     )
     assert [v["id"] for v in vs][-3:] == [
@@ -105,11 +97,10 @@ def test_student_variants_word_order_and_seed_repeats():
         "stacked_t2_n10000_seed2",
     ]
     with pytest.raises(Exception, match="model.encoder must be cnn or bilstm"):
-        build(mod.ReproduceConfig, {"word_order": {"model": {"embedding_dim": 32}}})
+        build(config.ReproduceConfig, {"word_order": {"model": {"embedding_dim": 32}}})
 
 
 def test_report_tables_and_plots(tmp_path):
-    mod = _module()
     t = {"kind": "teacher", "accuracy": 0.9, "auc": 0.95, "params": 22_000_000, "p50_us": 20_000.0}
     students = [
         {
@@ -168,7 +159,7 @@ def test_report_tables_and_plots(tmp_path):
         },
         "config": {"transfer_rows": 150_000, "student": {"num_workers": 1}},
     }
-    mod.write_report(result, tmp_path)
+    report.write_report(result, tmp_path)
     md = (tmp_path / "sst2_imdb.md").read_text()
     assert "| teacher minilm | 0.9000 | 0.9500 | 100.0% | 22,000,000 | 20,000 µs | - | - |  |" in md
     assert "| stacked T=2 | 0.8820 | 0.9400 | 98.0% | 70,000,000 | 160 µs | 0.8810 | 41 µs | 150,000 |" in md
@@ -191,7 +182,7 @@ def test_report_tables_and_plots(tmp_path):
         in md
     )
     one_epoch = {**result, "config": {**result["config"], "student": {"num_workers": 1, "epochs": 1}}}
-    assert "(1 epoch; hashed bag of 262,144 buckets x 64)" in mod._scale_line(one_epoch)
+    assert "(1 epoch; hashed bag of 262,144 buckets x 64)" in report._scale_line(one_epoch)
 
     # augmented students: a second curve column (and plot series), the recipe in words
     result["students"].append(
@@ -199,7 +190,7 @@ def test_report_tables_and_plots(tmp_path):
     )
     del result["students"][-1]["curve"]
     result["augmented"] = {"written_rows": 200_000, "labeled_rows": 190_000, "config": {"variants": 5}}
-    mod.write_report(result, tmp_path)
+    report.write_report(result, tmp_path)
     md = (tmp_path / "sst2_imdb.md").read_text()
     assert "| transfer rows | accuracy | retention | + SST-2 train and augmented copies |" in md
     assert "| 150,000 | 0.8820 | 98.0% | 0.8910 (99.0%) |" in md and "| 10,000 | 0.8300 | 92.2% | - |" in md
@@ -218,7 +209,7 @@ def test_report_tables_and_plots(tmp_path):
             result["students"].append(row)
 
     add_seeds("stacked_t2_aug", "aug", {1: 0.885, 2: 0.879})
-    mod.write_report(result, tmp_path)
+    report.write_report(result, tmp_path)
     md = (tmp_path / "sst2_imdb.md").read_text()
     assert "| aug, seed 1 |" not in md and "| aug | 0.8910 |" in md
     assert (
@@ -235,7 +226,7 @@ def test_report_tables_and_plots(tmp_path):
     # a word-order student on the same data, with its own seeds: a second spread paragraph
     wo = {"model": {"encoder": "bilstm"}}
     add_seeds("bilstm_aug", "bilstm aug", {0: 0.899, 1: 0.893, 2: 0.896}, train=wo, word_order="bilstm")
-    mod.write_report(result, tmp_path)
+    report.write_report(result, tmp_path)
     md = (tmp_path / "sst2_imdb.md").read_text()
     assert "| bilstm aug | 0.8990 |" in md and "| bilstm aug, seed 1 |" not in md
     assert '"bilstm aug" reads the words in order instead of pooling a bag' in md
@@ -262,7 +253,7 @@ def test_report_tables_and_plots(tmp_path):
         "label": {"transfer set": 4083.0, "SST-2 train": 150.0, "augmented copies": None},
         "students": {"gold_only": 600.0, "stacked_t2": 1200.0, "stacked_t2_n10000": None},
     }
-    mod.write_report(result, tmp_path)
+    report.write_report(result, tmp_path)
     md = (tmp_path / "sst2_imdb.md").read_text()
     assert (
         "Compute recorded in the outputs, over every invocation that made them (training epochs for "
@@ -274,15 +265,13 @@ def test_report_tables_and_plots(tmp_path):
 
 
 def test_epoch_seconds_sums_a_history_that_records_them():
-    mod = _module()
     h = [{"epoch": 0, "train_seconds": 10.5}, {"epoch": 1, "train_seconds": 20.0}]
-    assert mod._epoch_seconds({"history": h}) == 30.5
-    assert mod._epoch_seconds({"history": [*h, {"epoch": 2}]}) is None  # an older epoch record
-    assert mod._epoch_seconds({}) is None
+    assert run._epoch_seconds({"history": h}) == 30.5
+    assert run._epoch_seconds({"history": [*h, {"epoch": 2}]}) is None  # an older epoch record
+    assert run._epoch_seconds({}) is None
 
 
 def test_plot_labels_that_would_overprint_are_one_label_with_a_count():
-    mod = _module()
     rows = [
         {"id": "a", "p50_us": 160.0, "accuracy": 0.864},
         {"id": "b", "p50_us": 165.0, "accuracy": 0.869},  # the most accurate of the crowd names it
@@ -290,7 +279,7 @@ def test_plot_labels_that_would_overprint_are_one_label_with_a_count():
         {"id": "d", "p50_us": 160.0, "accuracy": 0.835},  # same latency, 3 points lower: its own label
         {"id": "e", "p50_us": 730.0, "accuracy": 0.868},  # same accuracy, 4.5x slower: its own label
     ]
-    assert mod._label_groups(rows) == {
+    assert report._label_groups(rows) == {
         (165.0, 0.869): ["b", "c", "a"],
         (730.0, 0.868): ["e"],
         (160.0, 0.835): ["d"],
@@ -298,7 +287,6 @@ def test_plot_labels_that_would_overprint_are_one_label_with_a_count():
 
 
 def test_evaluation_is_reused_until_its_model_or_settings_change(tmp_path, monkeypatch):
-    mod = _module()
     calls = []
 
     def fake_run(cfg):
@@ -308,7 +296,7 @@ def test_evaluation_is_reused_until_its_model_or_settings_change(tmp_path, monke
         Path(cfg.output).write_text(json.dumps(out))
         return out
 
-    monkeypatch.setattr(mod.evaluate, "run", fake_run)
+    monkeypatch.setattr(run.evaluate, "run", fake_run)
     student = tmp_path / "student"
     student.mkdir()
     (student / "_SUCCESS.json").write_text('{"finished_at": "2026-12-03T10:00:00"}')
@@ -316,7 +304,7 @@ def test_evaluation_is_reused_until_its_model_or_settings_change(tmp_path, monke
     kw = dict(test=str(tmp_path / "test.tsv"), student=str(student), latency_samples=5)
 
     def accuracy(**over):
-        return mod._evaluate(path, [str(student)], **{**kw, **over})["models"][0]["accuracy"]
+        return run._evaluate(path, [str(student)], **{**kw, **over})["models"][0]["accuracy"]
 
     assert accuracy() == 1 and accuracy() == 1 and len(calls) == 1  # the second one is reused
     # The student was trained again (force=true): a new completion marker, a new evaluation.
@@ -329,8 +317,7 @@ def test_evaluation_is_reused_until_its_model_or_settings_change(tmp_path, monke
 
 
 def test_report_only_without_numbers_is_a_one_line_error(tmp_path, capsys):
-    mod = _module()
-    assert mod.main(["--report-only", "--set", f"report_dir={tmp_path}"]) == 2
+    assert main(["--report-only", "--set", f"report_dir={tmp_path}"]) == 2
     err = capsys.readouterr().err.strip()
     assert (
         err

@@ -3,27 +3,27 @@ with the bag student: SST-2 train, its 5 augmented copies and a seeded 100k IMDB
 runs/wo/. The inputs and label settings are `make reproduce`'s (jobs/configs/sst2_imdb.yaml with
 transfer_rows=100000), through its own helpers; only the teachers differ (MiniLM alone). Needs
 `make data` and the MiniLM teacher (`bert2dnn finetune --config jobs/configs/sst2_teacher.yaml`).
-Run from the repository root: .venv/bin/python benchmarks/experiments/word_order_prep.py [all]
+Run from the repository root (the recipe is imported from there):
+.venv/bin/python -m benchmarks.experiments.word_order_prep [all]
 (`all`: every IMDB sentence, labeled into runs/wo/soft_transfer_all, instead of the 100k sample)."""
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import reproduce_sst2_imdb as rep  # noqa: E402
-
-from bert2dnn_ray.config import apply_overrides, build, read_yaml  # noqa: E402
-from bert2dnn_ray.teachers import TeacherSpec  # noqa: E402
+from bert2dnn_ray import teacher
+from bert2dnn_ray.config import apply_overrides, build, read_yaml
+from recipes.sst2_imdb import run as rep
+from recipes.sst2_imdb.config import ReproduceConfig
 
 CONFIG = "jobs/configs/sst2_imdb.yaml"
 ALL = sys.argv[1:] == ["all"]
 sets = [] if ALL else ["transfer_rows=100000"]
-cfg = build(rep.ReproduceConfig, apply_overrides(read_yaml(CONFIG), sets), source=CONFIG)
+cfg = build(ReproduceConfig, apply_overrides(read_yaml(CONFIG), sets), source=CONFIG)
 R = Path("runs/wo")
 paths = rep._prepare_inputs(cfg, R)
 rep._augment_sst2(cfg, paths, R)
-teacher_keys = {k: cfg.label[k] for k in rep._TEACHER_KEYS if k in cfg.label}
-specs = [TeacherSpec(name="minilm", path=str(Path(cfg.finetune["output_dir"], "minilm")), **teacher_keys)]
+ft = teacher.FinetuneConfig.model_validate(cfg.finetune)
+specs = [s for s in rep._teachers(cfg, ft) if s.name == "minilm"]
 for name, inp, dedup, keep in [
     ("soft_sst2_train", paths["sst2_train"], "none", []),
     ("soft_augmented", str(R / "augmented" / "data"), "distinct", []),
