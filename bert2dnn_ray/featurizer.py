@@ -27,7 +27,6 @@ vectorised over the batch) implement the same function; tests hold them to ident
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from collections.abc import Sequence
 from itertools import chain
 
@@ -36,7 +35,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .config import Strict
 from .errors import DataError
-from .text import normalize, tokenize
+from .tokens import batch_tokens, tokens
 
 __all__ = ["FeaturizerConfig", "Featurizer"]
 
@@ -119,87 +118,6 @@ class FeaturizerConfig(Strict):
         return self
 
 
-# --------------------------------------------------------------------------------------------------
-# Tokenisation: exactly tokenize(normalize(text)), with fast paths for plain ASCII that are
-# equivalent by construction and re-verified against text.py when a Featurizer is built.
-
-
-def _tokens_reference(text: str, lowercase: bool) -> list[str]:
-    return tokenize(normalize(text), lowercase=lowercase)
-
-
-def _tokens_fast(text: str, lowercase: bool) -> list[str]:
-    """``tokenize(normalize(text), lowercase)``, faster.
-
-    * Printable text (no control characters) that is already NFKC needs no ``normalize``: the only
-      thing left for it to do is collapse whitespace, which cannot change the tokens. (Printable
-      ASCII is always NFKC.)
-    * No token spans whitespace and ``str.split()`` splits on exactly the characters the regex's
-      ``\\s`` matches, so the text can be lowercased whole (as ``tokenize`` does) and cut into
-      whitespace-free chunks first; a chunk that ``str.isalnum()`` is one ``\\w+`` token, the
-      rest go through ``tokenize``.
-    """
-    if text.isascii():
-        if text.replace(" ", "").isalnum():  # letters, digits and spaces only
-            return text.lower().split() if lowercase else text.split()
-        if not text.isprintable():
-            text = normalize(text)
-    elif not (text.isprintable() and unicodedata.is_normalized("NFKC", text)):
-        text = normalize(text)
-    if lowercase:
-        text = text.lower()
-    out: list[str] = []
-    for chunk in text.split():
-        if chunk.isalnum():
-            out.append(chunk)
-        else:
-            out += _chunk_tokens(chunk)
-    return out
-
-
-# Tokens of whitespace-free chunks that are not plain letters/digits ("t-shirt", "women's", "!"):
-# a pure function of the chunk, cached because the same few chunks recur constantly.
-_CHUNKS: dict[str, tuple[str, ...]] = {}
-_CHUNKS_MAX = 1 << 16
-
-
-def _chunk_tokens(chunk: str) -> tuple[str, ...]:
-    got = _CHUNKS.get(chunk)
-    if got is None:
-        got = tuple(tokenize(chunk, lowercase=False))
-        if len(_CHUNKS) >= _CHUNKS_MAX:
-            _CHUNKS.clear()
-        _CHUNKS[chunk] = got
-    return got
-
-
-_PROBES = (
-    "",
-    " ",
-    "Hello World",
-    "  iPhone 15  Pro max 256GB ",
-    "women's t-shirt size-10",
-    "a_b c__d",
-    "rock'n'roll -- a-b- 'x' ,;:!?",
-    "tab\tand\nnewline",
-    "bell\x07char",
-    "ＦＵＬＬ　ｗｉｄｔｈ ＡＢＣ１２３",
-    "Straße ÇA Ω ΣΑΣ",
-    "x\x1cy",
-)
-
-
-def _fast_path_ok() -> bool:
-    return all(_tokens_fast(p, lc) == _tokens_reference(p, lc) for p in _PROBES for lc in (True, False))
-
-
-_FAST_TOKENS_OK = _fast_path_ok()
-
-# Byte classes for the whole-batch fast path: ASCII letters/digits; printable ASCII plus newline.
-_ALNUM_BYTES = np.array([i < 128 and chr(i).isalnum() for i in range(256)], dtype=bool)
-_ALLOWED_BYTES = np.array([i == 10 or 32 <= i < 127 for i in range(256)], dtype=bool)
-
-
 class Featurizer:
     """Text (or text pair) -> hashed feature ids, for ``torch.nn.EmbeddingBag``.
 
@@ -211,7 +129,6 @@ class Featurizer:
         cfg = self.config
         self.num_buckets = cfg.num_buckets
         self._cache_size = max(1024, int(cache_size))
-        self._tok = _tokens_fast if _FAST_TOKENS_OK else _tokens_reference
         self._lower = cfg.lowercase
         self._word_ns = tuple(cfg.word_ngrams)
         self._char_ns = tuple(cfg.char_ngrams)
@@ -261,7 +178,7 @@ class Featurizer:
 
     def tokens(self, text: str) -> list[str]:
         """The tokens features are built from: ``tokenize(normalize(text), lowercase)``."""
-        return self._tok(text, self._lower)
+        return tokens(text, self._lower)
 
     def _keys(self, toks: list[str]) -> list[int]:
         cache = self._key
@@ -361,8 +278,8 @@ class Featurizer:
     def ids(self, text: str, pair: str | None = None) -> np.ndarray:
         """Feature ids (int64, never empty) of one text or text pair. Same ids as :meth:`batch`."""
         try:
-            ta = self._tok(text, self._lower)
-            tb = None if pair is None else self._tok(pair, self._lower)
+            ta = tokens(text, self._lower)
+            tb = None if pair is None else tokens(pair, self._lower)
         except (AttributeError, TypeError):
             bad = "text" if not isinstance(text, str) else "pair"
             got = type(text if bad == "text" else pair).__name__
@@ -392,75 +309,6 @@ class Featurizer:
                     break
         keep_a, keep_b, keep_x = _pair_budget(len(fa), len(fb), len(cross), m)
         return np.array(fa[:keep_a] + fb[:keep_b] + cross[:keep_x], dtype=np.int64)
-
-    # ----------------------------------------------------------------------------------- batch
-    def _batch_tokens(self, texts: Sequence[str], what: str) -> tuple[list[str], np.ndarray]:
-        """Tokens of all texts, flat, and the token count of each text."""
-        if self._tok is _tokens_fast:
-            got = self._batch_tokens_ascii(texts)
-            if got is not None:
-                return got
-        tok = self._tok
-        lower = self._lower
-        flat: list[str] = []
-        lens: list[int] = []
-        try:
-            for x in texts:
-                t = tok(x, lower)
-                flat.extend(t)
-                lens.append(len(t))
-        except (AttributeError, TypeError):
-            i = len(lens)
-            raise DataError(
-                f"featurizer: {what}[{i}] must be a string, got {type(texts[i]).__name__}"
-            ) from None
-        return flat, np.array(lens, dtype=np.int64)
-
-    def _batch_tokens_ascii(self, texts: Sequence[str]) -> tuple[list[str], np.ndarray] | None:
-        """Whole-batch ``_tokens_fast`` when every text is printable ASCII (else None).
-
-        The texts are joined with newlines (printable text has none), lowercased and split on
-        whitespace once; numpy finds which text each chunk belongs to and which chunks are not
-        plain letters/digits, and only those few are tokenised in Python.
-        """
-        n = len(texts)
-        try:
-            big = "\n".join(texts)
-        except TypeError:
-            return None
-        if not big.isascii():
-            return None
-        b = np.frombuffer(big.encode("ascii"), dtype=np.uint8)
-        if not _ALLOWED_BYTES[b].all():
-            return None
-        sep = b == 10
-        if int(np.count_nonzero(sep)) != n - 1:
-            return None
-        if self._lower:
-            big = big.lower()
-        chunks = big.split()
-        solid = ~(sep | (b == 32))
-        start = solid.copy()
-        start[1:] &= ~solid[:-1]
-        text_of_chunk = np.cumsum(sep)[start]
-        odd = (np.cumsum(start) - 1)[solid & ~_ALNUM_BYTES[b]]  # chunks with punctuation
-        if len(odd) == 0:
-            return chunks, np.bincount(text_of_chunk, minlength=n).astype(np.int64)
-        odd = odd[np.concatenate(([True], odd[1:] != odd[:-1]))].tolist()  # sorted already
-        flat: list[str] = []
-        odd_counts = []
-        prev = 0
-        for i in odd:
-            flat += chunks[prev:i]
-            got = _chunk_tokens(chunks[i])
-            flat += got
-            odd_counts.append(len(got))
-            prev = i + 1
-        flat += chunks[prev:]
-        per_chunk = np.ones(len(chunks), dtype=np.int64)
-        per_chunk[odd] = odd_counts
-        lens = np.bincount(text_of_chunk, weights=per_chunk, minlength=n).astype(np.int64)
-        return flat, lens
 
     def _ns_features_np(self, flat: list[str], lens: np.ndarray, ns: str, keys: np.ndarray | None):
         """Vectorised :meth:`_ns_features` for a batch: [(values uint64, per-text counts)] x3."""
@@ -545,7 +393,7 @@ class Featurizer:
         m = self._max_features
         need_keys = bool(self._word_ns) or (pairs is not None and self._pair_cross)
 
-        flat_a, lens_a = self._batch_tokens(texts, "texts")
+        flat_a, lens_a = batch_tokens(texts, self._lower, "texts")
         keys_a = np.array(self._keys(flat_a), dtype=np.uint64) if need_keys else None
         parts_a = self._ns_features_np(flat_a, lens_a, _NS_TEXT, keys_a)
         len_a = parts_a[0][1] + parts_a[1][1] + parts_a[2][1]
@@ -553,7 +401,7 @@ class Featurizer:
             keep_a = np.minimum(len_a, m)
             sections = [(parts_a, keep_a)]
         else:
-            flat_b, lens_b = self._batch_tokens(pairs, "pairs")
+            flat_b, lens_b = batch_tokens(pairs, self._lower, "pairs")
             keys_b = np.array(self._keys(flat_b), dtype=np.uint64) if need_keys else None
             parts_b = self._ns_features_np(flat_b, lens_b, _NS_PAIR, keys_b)
             len_b = parts_b[0][1] + parts_b[1][1] + parts_b[2][1]

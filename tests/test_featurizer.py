@@ -16,8 +16,9 @@ import torch
 
 from bert2dnn_ray.config import build
 from bert2dnn_ray.errors import ConfigError, DataError
-from bert2dnn_ray.featurizer import Featurizer, FeaturizerConfig, _tokens_fast
+from bert2dnn_ray.featurizer import Featurizer, FeaturizerConfig
 from bert2dnn_ray.text import normalize, tokenize
+from bert2dnn_ray.tokens import batch_tokens, tokens_fast
 
 # Mixed alphabet: ASCII words and punctuation, the separator characters the batch fast path uses,
 # whitespace of all kinds, control characters, compatibility forms, combining marks, case oddities.
@@ -118,10 +119,10 @@ def test_tokens_are_exactly_text_module_tokens():
     f_lower = Featurizer(FeaturizerConfig(lowercase=True))
     f_case = Featurizer(FeaturizerConfig(lowercase=False))
     for s in samples:
-        assert _tokens_fast(s, True) == tokenize(normalize(s), lowercase=True), repr(s)
-        assert _tokens_fast(s, False) == tokenize(normalize(s), lowercase=False), repr(s)
+        assert tokens_fast(s, True) == tokenize(normalize(s), lowercase=True), repr(s)
+        assert tokens_fast(s, False) == tokenize(normalize(s), lowercase=False), repr(s)
         assert f_lower.tokens(s) == tokenize(normalize(s))
-    flat, lens = f_case._batch_tokens(samples[:500], "texts")
+    flat, lens = batch_tokens(samples[:500], f_case.config.lowercase, "texts")
     assert lens.tolist() == [len(tokenize(normalize(s), lowercase=False)) for s in samples[:500]]
 
 
