@@ -14,51 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from . import stages
 from .errors import Bert2dnnError, one_line
 
-# name -> (module path, config class, help)
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "datasets": (
-        "bert2dnn_ray.datasets",
-        "DatasetsConfig",
-        "prepare SST-2 and the IMDB transfer set (from ../shared/data or the official sources)",
-    ),
-    "finetune": (
-        "bert2dnn_ray.teacher",
-        "FinetuneConfig",
-        "fine-tune teacher(s) on labeled data with Ray Train",
-    ),
-    "label": (
-        "bert2dnn_ray.label",
-        "LabelConfig",
-        "soft-label unlabeled texts with the teacher(s) on Ray Data",
-    ),
-    "augment": (
-        "bert2dnn_ray.augment",
-        "AugmentConfig",
-        "perturbed copies of in-domain texts (word drop/replace, n-gram spans) to soft-label",
-    ),
-    "train": (
-        "bert2dnn_ray.student.train",
-        "TrainConfig",
-        "train the FFN student on soft labels with Ray Train",
-    ),
-    "evaluate": (
-        "bert2dnn_ray.evaluate",
-        "EvalConfig",
-        "accuracy, AUC, retention and latency of teachers and student",
-    ),
-    "export": (
-        "bert2dnn_ray.export",
-        "ExportConfig",
-        "export the student (safetensors + ONNX) for CPU serving",
-    ),
-    "pipeline": (
-        "bert2dnn_ray.pipeline",
-        "PipelineConfig",
-        "run data, finetune, augment (optional), label, train, evaluate, export",
-    ),
-}
+COMMANDS = stages.COMMANDS
 
 
 def _type_name(ann: Any) -> str:
@@ -119,11 +78,7 @@ def describe(model: type[BaseModel], prefix: str = "", depth: int = 0) -> list[s
 
 
 def _load(cmd: str) -> tuple[Any, type[BaseModel]]:
-    import importlib
-
-    mod_name, cls_name, _ = COMMANDS[cmd]
-    mod = importlib.import_module(mod_name)
-    return mod, getattr(mod, cls_name)
+    return stages.BY_NAME[cmd].load()
 
 
 def build_parser(with_keys: bool = True) -> argparse.ArgumentParser:
@@ -135,7 +90,8 @@ def build_parser(with_keys: bool = True) -> argparse.ArgumentParser:
         "`bert2dnn label --config label.yaml --set num_actors=4 --set teachers.0.batch_size=256`.",
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for cmd, (_, _, help_) in COMMANDS.items():
+    for cmd in stages.COMMANDS:
+        help_ = stages.BY_NAME[cmd].help
         epilog = None
         if with_keys:
             _, cls = _load(cmd)
@@ -210,6 +166,20 @@ def _run(args: argparse.Namespace) -> int:
     run: Callable[[Any], Any] = mod.run
     run(cfg)
     return 0
+
+
+def job_stage(script: str) -> str:
+    """The stage whose Ray Job entry point ``jobs/<job>.py`` is."""
+    from pathlib import Path
+
+    job = Path(script).stem
+    (stage,) = [s.name for s in stages.STAGES if s.job == job]
+    return stage
+
+
+def job_main(script: str, argv: list[str]) -> int:
+    """The body of every ``jobs/<job>.py``: its stage's command with the script's arguments."""
+    return main([job_stage(script), *argv])
 
 
 if __name__ == "__main__":  # pragma: no cover

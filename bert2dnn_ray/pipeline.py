@@ -19,6 +19,7 @@ from . import evaluate as evaluate_mod
 from . import export as export_mod
 from . import io
 from . import label as label_mod
+from . import stages as registry
 from . import teacher as teacher_mod
 from .config import Strict
 from .errors import ConfigError
@@ -28,7 +29,7 @@ from .synthetic import label_names
 from .synthetic import stage as data_stage
 from .teachers import specs_from_finetune
 
-STAGES = ("data", "finetune", "augment", "label", "train", "evaluate", "export")
+STAGES = registry.PIPELINE_STEPS
 
 
 class DataSection(data_stage.DataConfig):
@@ -51,7 +52,7 @@ class PipelineConfig(Strict):
         "runs", description="local/shared path, or a URI (s3://, gs://) every node can reach"
     )
     address: str | None = Field(None, description="Ray cluster address (default RAY_ADDRESS or local)")
-    stages: list[Literal["data", "finetune", "augment", "label", "train", "evaluate", "export"]] = Field(
+    stages: list[Literal[registry.PIPELINE_STEPS]] = Field(
         default_factory=lambda: list(STAGES), description="stages to run, in pipeline order"
     )
     data: DataSection = DataSection()
@@ -213,34 +214,26 @@ def run(cfg: PipelineConfig) -> dict[str, Any]:
 
     io.write_text(io.join(run_dir, "pipeline.yaml"), to_yaml(cfg))
     log("pipeline", f"run '{cfg.name}' -> {run_dir} (stages: {', '.join(cfg.stages)})")
+    # Each step's configs, run in order; a step with none has nothing to do in this run.
+    todo: dict[str, list[tuple[str, Any]]] = {
+        "data": [("data", stages["data"])] if cfg.data.source == "synthetic" else [],
+        "augment": [("augment", stages["augment"])] if stages["augment"] is not None else [],
+        "label": [("label", stages["label"])]
+        + ([("label_augmented", stages["label_augmented"])] if stages["label_augmented"] is not None else []),
+    }
     results: dict[str, Any] = {}
     t_all = time.perf_counter()
-    for stage in STAGES:
-        if stage not in cfg.stages:
+    for step in registry.PIPELINE_STEPS:
+        if step not in cfg.stages:
             continue
         t0 = time.perf_counter()
-        log("pipeline", f"== {stage} ==")
-        if stage == "data":
-            if cfg.data.source == "synthetic":
-                results[stage] = data_stage.run(stages["data"])
-        elif stage == "finetune":
-            results[stage] = teacher_mod.run(stages["finetune"])
-        elif stage == "augment":
-            if stages["augment"] is None:
-                log("pipeline", "no augment section: nothing to do")
-            else:
-                results[stage] = augment_mod.run(stages["augment"])
-        elif stage == "label":
-            results[stage] = label_mod.run(stages["label"])
-            if stages["label_augmented"] is not None:
-                log("pipeline", "labeling the augmented copies")
-                results["label_augmented"] = label_mod.run(stages["label_augmented"])
-        elif stage == "train":
-            results[stage] = train_mod.run(stages["train"])
-        elif stage == "evaluate":
-            results[stage] = evaluate_mod.run(stages["evaluate"])
-        elif stage == "export":
-            results[stage] = export_mod.run(stages["export"])
-        log("pipeline", f"{stage} finished in {time.perf_counter() - t0:.1f}s")
+        log("pipeline", f"== {step} ==")
+        runs = todo.get(step, [(step, stages[step])])
+        if not runs:
+            log("pipeline", f"no {step} section: nothing to do")
+        mod, _ = registry.BY_NAME[step].load()
+        for key, step_cfg in runs:
+            results[key] = mod.run(step_cfg)
+        log("pipeline", f"{step} finished in {time.perf_counter() - t0:.1f}s")
     log("pipeline", f"all stages finished in {time.perf_counter() - t_all:.1f}s; outputs in {run_dir}")
     return results

@@ -32,19 +32,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from . import stages
 from .errors import Bert2dnnError
 
-# stage -> entry point script, relative to the working directory.
-STAGE_SCRIPTS: dict[str, str] = {
-    "datasets": "jobs/prepare_data.py",
-    "finetune": "jobs/finetune_teacher.py",
-    "label": "jobs/label.py",
-    "augment": "jobs/augment.py",
-    "train": "jobs/train_student.py",
-    "evaluate": "jobs/evaluate.py",
-    "export": "jobs/export.py",
-    "pipeline": "jobs/pipeline.py",
-}
+# stage -> entry point script, relative to the working directory (from the stage registry).
+STAGE_SCRIPTS: dict[str, str] = stages.JOB_SCRIPTS
 
 # Never uploaded with the job (gitignored paths are skipped by Ray as well).
 DEFAULT_EXCLUDES = [".venv", "runs", ".git", "**/__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info"]

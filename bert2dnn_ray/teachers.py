@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -13,9 +13,6 @@ from pydantic import Field
 from . import hf, io
 from .config import Strict
 from .errors import ConfigError, one_line
-
-if TYPE_CHECKING:  # named in an annotation only: running a teacher needs none of fine-tuning's module
-    from .teacher import FinetuneConfig
 
 
 class TeacherSpec(Strict):
@@ -31,8 +28,9 @@ class TeacherSpec(Strict):
     weight: float = Field(1.0, ge=0, description="weight in 'weighted' stacking")
 
 
-def specs_from_finetune(ft: FinetuneConfig, overrides: Mapping[str, Any] | None = None) -> list[TeacherSpec]:
-    """The fine-tuned teachers of ``ft`` (its ``output_dir/<name>``) as specs for labeling and
+def specs_from_finetune(ft: Any, overrides: Mapping[str, Any] | None = None) -> list[TeacherSpec]:
+    """The fine-tuned teachers of ``ft`` (a ``FinetuneConfig``: its ``teachers`` and ``output_dir``;
+    not imported, so that running a teacher needs nothing of fine-tuning) as specs for labeling and
     evaluation: each with the max_length it was trained with, unless ``overrides`` (TeacherSpec keys,
     e.g. max_length, batch_size, dtype) set it and more for every teacher."""
     return [

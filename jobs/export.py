@@ -6,7 +6,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert2dnn_ray.cli import main  # noqa: E402
+from bert2dnn_ray.cli import job_main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(["export", *sys.argv[1:]]))
+    sys.exit(job_main(__file__, sys.argv[1:]))

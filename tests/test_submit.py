@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow.fs as pafs
 import pytest
 
-from bert2dnn_ray import Student, pipeline, submit
+from bert2dnn_ray import Student, cli, pipeline, submit
 from bert2dnn_ray.config import apply_overrides, build, read_yaml
 from bert2dnn_ray.errors import Bert2dnnError
 
@@ -96,10 +96,20 @@ def test_stage_to_script_mapping():
         "pipeline": "jobs/pipeline.py",
     }
     assert submit.STAGE_SCRIPTS == expected
+    # Every jobs/*.py is a registry stage's entry point, and nothing else is in jobs/.
+    assert sorted(p.name for p in (REPO / "jobs").glob("*.py")) == sorted(
+        Path(s).name for s in expected.values()
+    )
     for stage, script in expected.items():
         assert (REPO / script).is_file(), script
-        # the entry point is the CLI command of the same stage
-        assert f'main(["{stage}"' in (REPO / script).read_text(encoding="utf-8"), script
+        # the entry point runs the CLI command of the same stage (its --help is that command's)
+        r = subprocess.run(
+            [sys.executable, script, "--help"], cwd=REPO, capture_output=True, text=True, timeout=60
+        )
+        assert r.returncode == 0 and r.stdout.startswith(f"usage: bert2dnn {stage} "), (
+            script,
+            r.stderr[-500:],
+        )
         ep = submit.build_entrypoint(stage, str(REPO / SMOKE), ["x=1"], str(REPO))
         assert shlex.split(ep) == ["python", script, "--config", SMOKE, "--set", "x=1"]
 
@@ -245,7 +255,6 @@ def test_auth_headers(clean_env, tmp_path):
 
 def test_cli_dispatches_submit():
     """cli.py registers ``submit`` (the lead wires ``submit.add_parser`` into ``build_parser``)."""
-    from bert2dnn_ray import cli
 
     parser = cli.build_parser(with_keys=False)
     try:
