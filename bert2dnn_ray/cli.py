@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from . import stages
+from .config import add_config_args
 from .errors import Bert2dnnError, one_line
 
 COMMANDS = stages.COMMANDS
@@ -106,15 +107,10 @@ def build_parser(with_keys: bool = True) -> argparse.ArgumentParser:
             epilog=epilog,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        sp.add_argument("--config", "-c", metavar="FILE.yaml", help="YAML config file (keys listed below)")
-        sp.add_argument(
-            "--set",
-            "-s",
-            dest="overrides",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="override a config key (repeatable; dotted keys, YAML values)",
+        add_config_args(
+            sp,
+            "YAML config file (keys listed below)",
+            "override a config key (repeatable; dotted keys, YAML values)",
         )
         sp.add_argument(
             "--address",

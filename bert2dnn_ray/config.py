@@ -76,6 +76,15 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[s
     return data
 
 
+def add_config_args(parser: Any, config_help: str, set_help: str) -> None:
+    """``--config/-c FILE.yaml`` and ``--set/-s KEY=VALUE`` (repeatable, collected in ``overrides``)
+    on an argparse parser."""
+    parser.add_argument("--config", "-c", metavar="FILE.yaml", help=config_help)
+    parser.add_argument(
+        "--set", "-s", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=set_help
+    )
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():

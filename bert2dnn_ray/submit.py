@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from . import stages
+from .config import add_config_args
 from .errors import Bert2dnnError
 
 # stage -> entry point script, relative to the working directory (from the stage registry).
@@ -90,15 +91,8 @@ def add_parser(subparsers: Any) -> None:
         default=None,
         help=f"Ray Jobs (dashboard) address, e.g. {DEFAULT_ADDRESS} (default: see below)",
     )
-    sp.add_argument("--config", "-c", metavar="FILE.yaml", help="stage/pipeline config, inside --working-dir")
-    sp.add_argument(
-        "--set",
-        "-s",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="config override passed to the job (repeatable)",
+    add_config_args(
+        sp, "stage/pipeline config, inside --working-dir", "config override passed to the job (repeatable)"
     )
     sp.add_argument(
         "--working-dir",
