@@ -18,7 +18,8 @@ tokenizer, on short generated e-commerce queries (``bert2dnn_ray.synthetic``), b
 Usage::
 
     python benchmarks/bench_label_gpu.py                       # 2M queries per teacher
-    python benchmarks/bench_label_gpu.py --rows 500000 --quick
+    python benchmarks/bench_label_gpu.py --rows 500000
+    python benchmarks/bench_label_gpu.py --device cpu --quick   # the code, on a CPU (make test runs it)
 """
 
 from __future__ import annotations
@@ -231,10 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunk-rows", type=int, default=200_000)
     ap.add_argument("--teachers", default="bert-base,minilm-l6")
     ap.add_argument("--tokenizer", default=None, help="tokenizer directory (default: the offline MiniLM's)")
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument(
+        "--quick", action="store_true", help="a few thousand rows: checks the code, measures little"
+    )
     ap.add_argument("--out", default=str(DEFAULT_OUT))
     ap.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="cpu: dry run of the code only")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.rows, args.sample, args.chunk_rows = 4000, 512, 1000
     global DEVICE
     DEVICE = args.device
     started = time.perf_counter()

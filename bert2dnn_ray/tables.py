@@ -19,18 +19,17 @@ from __future__ import annotations
 
 import csv
 import fnmatch
-import json
 import posixpath
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
-import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from . import lines
 from .errors import DataError, one_line
 from .io import filesystem
 
@@ -163,6 +162,21 @@ def parquet_row_groups(fs: pafs.FileSystem, path: str) -> list[int]:
         raise DataError(f"{path}: not a readable Parquet file ({one_line(e)})") from None
 
 
+def parquet_layout(fs: pafs.FileSystem, path: str, text_columns: Sequence[str]) -> tuple[list[int], float]:
+    """Row counts of each row group, and the text columns' uncompressed bytes per row (metadata only)."""
+    try:
+        with fs.open_input_file(path) as f:
+            md = pq.ParquetFile(f).metadata
+    except (pa.ArrowInvalid, OSError) as e:
+        raise DataError(f"{path}: not a readable Parquet file ({one_line(e)})") from None
+    groups = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+    cols = [j for j in range(md.num_columns) if md.schema.column(j).path.split(".")[0] in text_columns]
+    size = sum(
+        md.row_group(i).column(j).total_uncompressed_size for i in range(md.num_row_groups) for j in cols
+    )
+    return groups, size / max(1, sum(groups))
+
+
 def read_parquet_rows(
     fs: pafs.FileSystem, path: str, row_groups: Sequence[int], columns: Sequence[str] | None
 ) -> pa.Table:
@@ -178,98 +192,11 @@ def read_parquet_rows(
 class ReadResult:
     table: pa.Table
     bad_rows: dict[int, str] = field(default_factory=dict)  # row (within this table) -> reason
+    offsets: np.ndarray | None = None  # line formats: each row's byte offset in its file
 
 
-def _csv_options(fmt: str, text_columns: Sequence[str]) -> tuple[pacsv.ParseOptions, pacsv.ConvertOptions]:
-    convert = pacsv.ConvertOptions(
-        column_types={c: pa.binary() for c in text_columns}, strings_can_be_null=False
-    )
-    parse = pacsv.ParseOptions(
-        delimiter="\t" if fmt == "tsv" else ",",
-        quote_char=False if fmt == "tsv" else '"',
-        newlines_in_values=fmt == "csv",
-    )
-    return parse, convert
-
-
-def _check_one_line_rows(table: pa.Table, path: str) -> None:
-    """A CSV value with a line break means a quoted field spanned lines: refuse, naming the line."""
-    first = None
-    for name in table.column_names:
-        col = table[name]
-        if not (pa.types.is_string(col.type) or pa.types.is_binary(col.type)) or len(col) == 0:
-            continue
-        hit = pc.fill_null(pc.match_substring(col, "\n"), False)
-        if pc.any(hit).as_py():
-            row = pc.index(hit, True).as_py()
-            first = row if first is None else min(first, row)
-    if first is not None:
-        raise DataError(
-            f"{path}: line {first + 2}: a quoted field spans lines (an unbalanced quote, or a value with a "
-            "line break); every CSV row must be one line: fix the quoting, or convert the file to Parquet "
-            "or JSONL"
-        )
-
-
-def _json_object(line: bytes | str, path: str, first: bool) -> dict | None:
-    """A JSONL line's object, or None when it is not one; the first line not being one means the
-    file is not JSONL at all (an error)."""
-    try:
-        obj = json.loads(line)
-    except ValueError:
-        obj = None
-    if not isinstance(obj, dict):
-        if first:
-            raise DataError(f"{path}: cannot read as jsonl (line 1 is not a JSON object)")
-        return None
-    return obj
-
-
-def _jsonl_rows(data: bytes, path: str, text_columns: Sequence[str]) -> ReadResult:
-    """JSONL read line by line (when pyarrow's reader refuses the file as a whole): rows whose text
-    is not a string, and lines that are not JSON objects, are reported instead of failing the file."""
-    rows: list[dict] = []
-    bad: dict[int, str] = {}
-    for line in data.split(b"\n"):
-        if not line.strip():
-            continue
-        i = len(rows)
-        obj = _json_object(line, path, first=i == 0)
-        if obj is None:
-            bad[i] = "invalid_json"
-            rows.append({})
-            continue
-        for c in text_columns:
-            v = obj.get(c)
-            if v is not None and not isinstance(v, str):
-                bad.setdefault(i, f"not_text:{c}")
-                obj[c] = json.dumps(v)
-        rows.append(obj)
-    names: list[str] = []
-    for r in rows:
-        names += [k for k in r if k not in names]
-    cols = {}
-    for name in names:
-        vals = [r.get(name) for r in rows]
-        try:
-            cols[name] = pa.array(vals)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # mixed types: their JSON text
-            cols[name] = pa.array(
-                [v if v is None or isinstance(v, str) else json.dumps(v) for v in vals], pa.string()
-            )
-    return ReadResult(pa.table(cols) if cols else pa.table({}), bad)
-
-
-def _read_jsonl(fs: pafs.FileSystem, path: str, text_columns: Sequence[str]) -> ReadResult:
-    with fs.open_input_stream(path) as f:
-        data = f.read()
-    try:
-        return ReadResult(pajson.read_json(pa.BufferReader(data)))
-    except pa.ArrowInvalid as e:
-        try:
-            return _jsonl_rows(data, path, text_columns)
-        except DataError:
-            raise DataError(f"{path}: cannot read as jsonl ({one_line(e)})") from None
+def is_compressed(path: str) -> bool:
+    return path.lower().endswith(_COMPRESSION)
 
 
 def read_file(
@@ -277,10 +204,13 @@ def read_file(
     path: str,
     columns: Sequence[str] | None = None,
     text_columns: Sequence[str] = (),
+    byte_range: tuple[int, int] | None = None,
 ) -> ReadResult:
-    """Read one whole file. ``text_columns`` are read as bytes and decoded row by row if needed;
-    rows that cannot be used are returned in ``bad_rows`` (see the module docstring)."""
+    """Read one file, or the lines a ``byte_range`` of an uncompressed line-format file owns
+    (:mod:`bert2dnn_ray.lines`). ``text_columns`` are read as bytes and decoded row by row if
+    needed; rows that cannot be used are returned in ``bad_rows`` (see the module docstring)."""
     fmt = file_format(path)
+    offsets = None
     bad: dict[int, str] = {}
     try:
         if fmt == "parquet":
@@ -290,34 +220,29 @@ def read_file(
                 if missing:
                     raise DataError(f"{path}: missing column {missing[0]!r} (has {pf.schema_arrow.names})")
                 table = pf.read(columns=list(columns) if columns else None)
-        elif fmt == "text":
-            with fs.open_input_stream(path) as f:
-                data = f.read()
-            lines = data.split(b"\n")
-            if lines and lines[-1] == b"":
-                lines.pop()
-            lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
-            name = (columns or text_columns or ["text"])[0]
-            table = pa.table({name: pa.array(lines, pa.binary())})
-        elif fmt == "jsonl":
-            res = _read_jsonl(fs, path, text_columns)
-            table, bad = res.table, res.bad_rows
         else:
-            parse, convert = _csv_options(fmt, text_columns)
-            with fs.open_input_stream(path) as f:
-                table = pacsv.read_csv(
-                    f,
-                    parse_options=parse,
-                    convert_options=convert,
-                    read_options=pacsv.ReadOptions(block_size=1 << 24),
-                )
-            if fmt == "csv":
-                _check_one_line_rows(table, path)
+            header = None
+            if byte_range is None:
+                with fs.open_input_stream(path) as f:  # decompresses .gz, .zst...
+                    data, base = f.read(), 0
+            else:
+                with fs.open_input_file(path) as f:
+                    size = f.size()
+                    data, base = lines.read_range(f, byte_range[0], byte_range[1], size)
+                    if fmt in ("csv", "tsv") and (base > 0 or not data):
+                        header = lines.header_line(f, size)
+            name = (columns or text_columns or ["text"])[0]
+            parsed = lines.parse(fmt, data, base, path, text_columns, header=header, text_name=name)
+            table, offsets, bad = parsed.table, parsed.offsets, dict(parsed.bad_rows)
     except (pa.ArrowInvalid, pa.ArrowKeyError, OSError, KeyError) as e:
         raise DataError(f"{path}: cannot read as {fmt} ({one_line(e)})") from None
     if columns:
         missing = [c for c in columns if c not in table.column_names]
-        if missing:
+        if missing and fmt == "jsonl" and byte_range is not None:
+            # a range's rows may all leave a key out: null (the file's columns were checked)
+            for c in missing:
+                table = table.append_column(c, pa.nulls(table.num_rows, pa.string()))
+        elif missing:
             raise DataError(f"{path}: missing column {missing[0]!r} (has {table.column_names})")
         table = table.select(list(columns))
     for c in text_columns:
@@ -326,7 +251,7 @@ def read_file(
             table = table.set_column(table.column_names.index(c), c, arr)
             for i in invalid:
                 bad.setdefault(i, f"invalid_utf8:{c}")
-    return ReadResult(table, dict(sorted(bad.items())))
+    return ReadResult(table, dict(sorted(bad.items())), offsets)
 
 
 def peek_columns(fs: pafs.FileSystem, path: str) -> list[str] | None:
@@ -343,14 +268,14 @@ def peek_columns(fs: pafs.FileSystem, path: str) -> list[str] | None:
             head = f.read(1 << 20)
     except (pa.ArrowInvalid, OSError) as e:
         raise DataError(f"{path}: cannot read as {fmt} ({one_line(e)})") from None
-    lines = head.decode("utf-8-sig", errors="replace").splitlines()
+    head_lines = head.decode("utf-8-sig", errors="replace").splitlines()
     if fmt in ("csv", "tsv"):
-        if not lines:
+        if not head_lines:
             raise DataError(f"{path}: cannot read as {fmt} (the file is empty: no header line)")
-        return next(csv.reader([lines[0]], delimiter="\t" if fmt == "tsv" else ","))
+        return next(csv.reader([head_lines[0]], delimiter="\t" if fmt == "tsv" else ","))
     names: list[str] = []
-    for n, line in enumerate(ln for ln in lines[:100] if ln.strip()):
-        obj = _json_object(line, path, first=n == 0)
+    for n, line in enumerate(ln for ln in head_lines[:100] if ln.strip()):
+        obj = lines.json_object(line, path, first=n == 0)
         names += [k for k in obj or () if k not in names]
     return names
 

@@ -75,7 +75,8 @@ def test_label_schema_temperatures_stacking_and_quarantine(ray_session, tiny_ber
     assert t.num_rows == 299
     ids = t["row_id"].to_pylist()
     assert len(set(ids)) == len(ids)
-    assert "a.parquet:0" in ids and "b.txt:0" in ids and "b.txt:3" in ids
+    # Parquet rows are named by their row, lines by their byte offset (b"good text one\n" is 14 bytes)
+    assert "a.parquet:0" in ids and "b.txt@0" in ids and "b.txt@30" in ids
     assert "a.parquet:5" not in ids
     for name in ("a", "b", "stacked"):
         logits = np.stack(t[f"{name}_logits"].to_numpy(zero_copy_only=False))
@@ -97,8 +98,8 @@ def test_label_schema_temperatures_stacking_and_quarantine(ray_session, tiny_ber
     reasons = dict(zip(q["row_id"].to_pylist(), q["reason"].to_pylist(), strict=True))
     assert reasons["a.parquet:5"] == "null:text"
     assert reasons["a.parquet:6"] == "empty:text" and reasons["a.parquet:7"] == "empty:text"
-    assert reasons["b.txt:1"] == "invalid_utf8:text"
-    assert reasons["b.txt:2"] == "empty:text"
+    assert reasons["b.txt@14"] == "invalid_utf8:text"
+    assert reasons["b.txt@29"] == "empty:text"
 
     # Run again: nothing to redo, same manifest counts.
     m2 = label.run(_cfg(inp, out, [("a", t1), ("b", t2)], temperatures=[1.0, 2.0], chunk_rows=100))
@@ -150,11 +151,13 @@ def test_actor_options_reserve_memory_only_when_asked(ray_session):
     # A dead actor fails the pool's run (label_chunks reruns what is unfinished): never restarted.
     assert label.actor_options(cfg) == {"num_cpus": 0.5, "num_gpus": None, "max_restarts": 0}
     cfg = label.LabelConfig(num_gpus_per_actor=1, memory_per_actor_gb=3.5)
+    # a GPU actor's tokenizer may use its own threads (the workers' default keeps them off)
     assert label.actor_options(cfg) == {
         "num_cpus": 1,
         "num_gpus": 1,
         "memory": 3.5 * 2**30,
         "max_restarts": 0,
+        "runtime_env": {"env_vars": {"TOKENIZERS_PARALLELISM": "true"}},
     }
     with pytest.raises(ValueError, match="memory_per_actor_gb"):
         label.LabelConfig(memory_per_actor_gb=0)
@@ -184,14 +187,17 @@ def test_label_logreg_stacker(ray_session, tiny_bert_factory, tmp_path, capsys):
 
 
 def test_label_resume_after_sigkill_matches_uninterrupted_run(session_address, tiny_bert_factory, tmp_path):
+    """One text file split into byte ranges (8 chunks), the job killed after some commit: the
+    resumed run labels every line once, with the ids of an uninterrupted run."""
     teacher = tiny_bert_factory(2, seed=5)
     texts = _texts(8000, seed=7)
-    pq.write_table(pa.table({"text": texts}), tmp_path / "u.parquet", row_group_size=1000)
+    (tmp_path / "u.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
     ref = tmp_path / "ref"
-    label.run(_cfg(tmp_path / "u.parquet", ref, [("t", teacher)], chunk_rows=1000))
+    m_ref = label.run(_cfg(tmp_path / "u.txt", ref, [("t", teacher)], chunk_rows=1000))
+    assert m_ref["chunks"] == 8 and m_ref["labeled_rows"] == 8000  # one file, labeled in parallel chunks
 
     out = tmp_path / "killed"
-    cfg = _cfg(tmp_path / "u.parquet", out, [("t", teacher)], chunk_rows=1000, num_actors=1)
+    cfg = _cfg(tmp_path / "u.txt", out, [("t", teacher)], chunk_rows=1000, num_actors=1)
     cfg_file = tmp_path / "label.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
     # The job's driver joins the session's cluster, as a Ray Job's driver does; SIGKILL of it
@@ -252,12 +258,24 @@ def test_dedup_distinct_and_join_match_plain_labeling(ray_session, tiny_bert_fac
     )
 
     def cfg(out, **kw):
-        c = _cfg(tmp_path / "u.parquet", tmp_path / out, [("t", teacher)], chunk_rows=500, **kw)
+        kw = {"chunk_rows": 500, **kw}
+        c = _cfg(tmp_path / "u.parquet", tmp_path / out, [("t", teacher)], **kw)
         return c.model_copy(update={"columns": c.columns.model_copy(update={"id": "id"})})
 
     plain = label.run(cfg("plain"))
-    joined = label.run(cfg("join", dedup="join", dedup_partitions=4))
+    joined = label.run(cfg("join", dedup="join", dedup_partitions=4, chunk_rows=100))  # 20 chunks
     distinct = label.run(cfg("distinct", dedup="distinct", dedup_partitions=4))
+    # Files per shuffle partition, not per chunk x partition: each phase wrote at most 4 files,
+    # each holding about a quarter of the rows (a hash partition's).
+    for phase, total in (
+        ("_dedup/distinct-*/*.parquet", joined["distinct_input_rows"]),
+        ("data/join-*/*.parquet", 1999),
+    ):
+        files = list((tmp_path / "join").glob(phase))
+        assert 1 <= len(files) <= 4, (phase, files)
+        assert sum(pq.ParquetFile(f).metadata.num_rows for f in files) <= total
+        assert max(pq.ParquetFile(f).metadata.num_rows for f in files) <= total / 2, phase
+    assert len(joined["files"]) == len(list((tmp_path / "join").glob("data/join-*/*.parquet")))
 
     a, b = _read(tmp_path / "plain"), _read(tmp_path / "join")
     assert joined["input_rows"] == plain["input_rows"] == 2000
@@ -284,7 +302,7 @@ def test_dedup_distinct_and_join_match_plain_labeling(ray_session, tiny_bert_fac
     dl = np.stack(d["t_logits"].to_numpy(zero_copy_only=False))
     np.testing.assert_allclose(dl, np.stack([by_text[t] for t in d["text"].to_pylist()]), atol=1e-5)
     # Running again redoes nothing and gives the same manifest.
-    again = label.run(cfg("join", dedup="join", dedup_partitions=4))
+    again = label.run(cfg("join", dedup="join", dedup_partitions=4, chunk_rows=100))
     assert (
         again["labeled_rows"] == joined["labeled_rows"] and again["distinct_rows"] == joined["distinct_rows"]
     )
@@ -375,15 +393,17 @@ def test_bad_rows_found_inside_tasks_are_quarantined_or_one_line(ray_session, ti
     inp.mkdir()
     rows = [{"text": f"query {i}"} for i in range(40)]
     rows[3]["text"], rows[7]["text"] = 12345, {"q": "nested"}
-    (inp / "a.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n{not json\n")
+    lines = [json.dumps(r) for r in rows] + ["{not json"]
+    (inp / "a.jsonl").write_text("\n".join(lines) + "\n")
     m = label.run(_cfg(inp, tmp_path / "out", [("a", t1)]))
     assert m["input_rows"] == 41 and m["labeled_rows"] == 38 and m["quarantined_rows"] == 3
     assert m["quarantine_reasons"] == {"not_text": 2, "invalid_json": 1}
     q = pq.read_table(tmp_path / "out" / "quarantine").to_pylist()
+    at = [sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines))]  # each line's byte offset
     assert {r["row_id"]: r["reason"] for r in q} == {
-        "a.jsonl:3": "not_text:text",
-        "a.jsonl:7": "not_text:text",
-        "a.jsonl:40": "invalid_json",
+        f"a.jsonl@{at[3]}": "not_text:text",
+        f"a.jsonl@{at[7]}": "not_text:text",
+        f"a.jsonl@{at[40]}": "invalid_json",
     }
     csv_in = tmp_path / "csv"
     csv_in.mkdir()

@@ -5,7 +5,7 @@ count (they are imports all the same).
 Layers, lowest first; a module may import its own layer and the ones below:
 
 0. foundation: errors, text, metrics, config, progress
-1. plumbing: io, tables, tokens, runtime, stages (the registry: names only)
+1. plumbing: io, tables, lines, tokens, runtime, stages (the registry: names only)
 2. shared contracts: rundir, softlabels, stacking, featurizer, hf, data
 3. models: teachers (inference), student's network and servable artifact
 4. stages: label, teacher (fine-tuning), augment, student training, evaluate, export, synthetic,
@@ -22,7 +22,7 @@ PKG = Path(__file__).resolve().parents[1] / "bert2dnn_ray"
 
 LAYERS: dict[str, int] = {
     **dict.fromkeys(["errors", "text", "metrics", "config", "progress"], 0),
-    **dict.fromkeys(["io", "tables", "tokens", "runtime", "stages"], 1),
+    **dict.fromkeys(["io", "tables", "lines", "tokens", "runtime", "stages"], 1),
     **dict.fromkeys(["rundir", "softlabels", "stacking", "featurizer", "hf", "data"], 2),
     **dict.fromkeys(
         [

@@ -384,3 +384,17 @@ def test_distillation_loss_by_hand():
     torch.testing.assert_close(DistillationLoss()(logits, onehot), hard_ce.mean())
     with pytest.raises(ValueError, match="hard_label_weight"):
         DistillationLoss(1.5)
+
+
+def test_sparse_embedding_gradients_are_dense_on_several_gpus():
+    """The GPU path's CPU twin: NCCL has no sparse all-reduce, so data-parallel GPU workers train
+    the embedding with dense gradients; one GPU, or CPUs (gloo), keep them sparse."""
+    from bert2dnn_ray.student.loop import sparse_gradients
+
+    cfg = train.TrainConfig()  # adagrad, sparse_embeddings: true
+    assert sparse_gradients(cfg, "cpu", 4) == (True, None)
+    assert sparse_gradients(cfg, "cuda", 1) == (True, None)
+    dense, why = sparse_gradients(cfg, "cuda", 2)
+    assert not dense and "NCCL has no sparse all-reduce" in why
+    assert sparse_gradients(train.TrainConfig(optimizer="sgd"), "cpu", 2) == (False, None)
+    assert sparse_gradients(train.TrainConfig(sparse_embeddings=False), "cpu", 2) == (False, None)

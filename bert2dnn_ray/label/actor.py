@@ -1,4 +1,5 @@
-"""The teacher actor: loads every teacher once, then labels one chunk per call and commits it.
+"""The teacher actor: loads every teacher once, then labels one chunk per call and commits it (the
+chunk's rows read and prepared by a CPU task, :func:`.rows.read_task`).
 
 A chunk's part (``data/part-<chunk>.parquet``) is written atomically, then its stats file
 (``_chunks/<chunk>.json``), written last, commits it. A user-facing error (a bad row layout, a
@@ -22,7 +23,7 @@ from ..metrics import softmax
 from ..stacking import stack_logits
 from ..teachers import TeacherRunner
 from .config import LabelConfig
-from .rows import prepare_rows
+from .rows import from_ipc
 
 CHUNKS_DIR = "_chunks"
 
@@ -76,20 +77,23 @@ class ChunkLabeler:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         out = []
-        for spec in batch.to_pylist():
-            if self.error is not None:
-                out.append(error_result(spec["chunk_id"], self.error))
-                continue
-            try:
-                out.append(self.label_chunk(spec))
-            except Bert2dnnError as e:
-                out.append(error_result(spec["chunk_id"], e))
+        for row in batch.to_pylist():
+            chunk, stats = json.loads(row["chunk"]), json.loads(row["stats"])
+            if "error" in chunk:  # the read task's error, passed on
+                out.append(chunk)
+            elif self.error is not None:
+                out.append(error_result(chunk["chunk_id"], self.error))
+            else:
+                try:
+                    out.append(self.label_chunk(chunk, from_ipc(row["rows"]), stats))
+                except Bert2dnnError as e:
+                    out.append(error_result(chunk["chunk_id"], e))
         return result_table(out)
 
-    def label_chunk(self, spec: dict[str, Any]) -> dict[str, Any]:
+    def label_chunk(self, spec: dict[str, Any], good: pa.Table, stats: dict[str, Any]) -> dict[str, Any]:
+        """Label one chunk's prepared rows, write its part, commit it; return its stats."""
         t0, started_at = time.perf_counter(), time.time()
         cfg, cols = self.cfg, self.cfg.columns
-        good, stats = prepare_rows(cfg, spec)
         texts = good[cols.text].to_pylist()
         pairs = good[cols.pair].to_pylist() if cols.pair else None
         out: dict[str, Any] = {name: good[name] for name in good.column_names}

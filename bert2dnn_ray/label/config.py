@@ -40,11 +40,24 @@ class LabelConfig(Strict):
         description="none: label every row; distinct: label each distinct text once, one output row per distinct "
         "text with its count; join: label each distinct text once and join the labels back to every row",
     )
-    dedup_partitions: int = Field(16, ge=1, description="hash partitions for de-duplication (~1 per 1M rows)")
-    chunk_rows: int = Field(50_000, ge=1, description="target rows per chunk (unit of work and of resume)")
+    dedup_partitions: int | Literal["auto"] = Field(
+        "auto",
+        description="hash partitions of de-duplication's shuffles (auto: about one per million input rows)",
+    )
+    chunk_rows: int | Literal["auto"] = Field(
+        "auto",
+        description="rows per chunk, the unit of work and of resume (one part file each); auto: parts of about "
+        "128 MB, and at least 4 chunks per actor of a small input",
+    )
     num_actors: int = Field(1, ge=1, description="teacher actor pool size")
     num_gpus_per_actor: float = Field(0.0, ge=0)
     cpus_per_actor: float | None = Field(None, gt=0, description="default: a fraction on small machines")
+    read_cpus: float | None = Field(
+        None,
+        gt=0,
+        description="CPUs of each task that reads and prepares chunks for the actors (default: a fraction "
+        "on a local machine, 1 on a cluster)",
+    )
     torch_threads: int | None = Field(None, ge=1)
     memory_per_actor_gb: float | None = Field(
         None,
@@ -65,6 +78,13 @@ class LabelConfig(Strict):
     )
     address: str | None = None
 
+    @field_validator("chunk_rows", "dedup_partitions")
+    @classmethod
+    def _positive_or_auto(cls, v: int | str) -> int | str:
+        if v != "auto" and v < 1:
+            raise ValueError("must be >= 1 (or auto)")
+        return v
+
     @field_validator("temperatures")
     @classmethod
     def _positive_temperatures(cls, v: list[float]) -> list[float]:
@@ -82,6 +102,7 @@ RUN_ONLY = {
     "num_actors",
     "num_gpus_per_actor",
     "cpus_per_actor",
+    "read_cpus",
     "torch_threads",
     "memory_per_actor_gb",
     "trust_remote_code",

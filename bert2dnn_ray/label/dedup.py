@@ -1,30 +1,44 @@
-"""Exact de-duplication for the labeling stage (``label.dedup: distinct | join``).
+"""Exact de-duplication for the labeling stage (``label.dedup: distinct | join``), on Ray Data's hash
+shuffle.
 
 Query logs are heavy-tailed: most rows repeat a popular text. Each distinct normalised text
-(text + pair) is labeled once:
+(text + pair, named by a stable hash of both, ``text_key``) is labeled once:
 
-1. **partition** — every input chunk is read, normalised and quarantined exactly as without
-   dedup, and its good rows are written to ``_dedup/partitions/p<k>/`` by a stable hash of the
-   text (Ray tasks; a chunk is committed by ``_dedup/_chunks/<chunk>.json``);
-2. **distinct** — each partition is grouped by text into ``_dedup/distinct/p<k>.parquet`` with
-   the text's ``count`` and its ``text_key`` (Ray tasks, one per partition);
-3. **label** — the distinct texts are labeled by the usual actor pool. With ``distinct`` that
-   is the output: one row per distinct text, ``row_id`` = ``text_key``, plus ``count``;
-4. **join** (``join`` only) — each partition's rows get the labels of their text back
-   (``data/part-p<k>.parquet``: one row per input row, as without dedup).
+1. **distinct**: the input's read units are read and prepared by the same read tasks as labeling
+   without dedup (normalised; bad rows quarantined and counted); Ray Data groups the rows by key
+   (``groupby``, a hash shuffle into ``dedup_partitions`` partitions) and counts them. The distinct
+   texts go to ``_dedup/distinct-<attempt>/`` (one file per partition block) and
+   ``_dedup/distinct.json`` commits them;
+2. **label**: the distinct texts are labeled by the usual chunked, resumable actor pool (with
+   ``distinct`` into the output itself: one row per distinct text, ``row_id`` = ``text_key``, with
+   its ``count``);
+3. **join** (``join`` only): the input is read and prepared again and Ray Data joins it with the
+   labels on the key (a hash join into ``dedup_partitions`` partitions), into
+   ``data/join-<attempt>/``: one row per input row, as without dedup. The manifest, written last,
+   lists those files.
 
-Every phase skips work it already committed, so a killed run resumes.
+Resume: labeling (2) resumes chunk by chunk. A shuffle phase (1, 3) is the unit of resume for the
+rest: one killed before its commit runs again from its start (its partial files, under another
+attempt's directory, are never read, and are removed when the output is complete), so the output
+holds every input row exactly once. Ray Data's shuffles keep no state across runs, so a partition
+cannot be the unit; re-reading and hashing the input costs little next to labeling it.
+
+Bounds: each partition is held by one of Ray Data's aggregator actors, which reserve memory for it
+(``memory=``); ``dedup_partitions`` (auto: about one per million input rows) bounds each one's
+share. Each phase writes about one file per partition, whatever the number of chunks.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import math
 import posixpath
 import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
@@ -34,26 +48,76 @@ from .. import io, softlabels
 from ..errors import Bert2dnnError
 from ..progress import log
 from ..runtime import init_ray
-from .actor import error_result
 from .config import LabelConfig
 from .manifest import commit_manifest, summarize
-from .plan import plan_chunks
-from .pool import label_chunks, raise_reported
-from .rows import prepare_rows
+from .plan import chunks_of, load_or_make
+from .pool import label_chunks, raise_reported, read_options
+from .rows import prepared_chunks
 
 KEY = "text_key"
+DISTINCT = "_dedup/distinct.json"
+INPUT_PLAN = "_dedup/input_plan.json"
+ERRORS = "_dedup/errors"
+ROWS_PER_PARTITION = 1_000_000  # dedup_partitions: auto
 
 
-def _keys(texts: list[str], pairs: list[str] | None) -> list[str]:
+def keys(texts: list[str], pairs: list[str] | None) -> list[str]:
     if pairs is None:
         return [hashlib.blake2b(t.encode(), digest_size=8).hexdigest() for t in texts]
     return [hashlib.blake2b(f"{t}\x1f{p}".encode(), digest_size=8).hexdigest() for t, p in zip(texts, pairs)]
 
 
-def _list(uri: str, suffix: str = "") -> list[str]:
-    fs, path = io.filesystem(uri)
-    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
-    scheme = uri.split("://", 1)[0] + "://" if "://" in uri else ""
+def keyed_rows(
+    batch: pa.Table, cfg_dict: dict[str, Any], columns: list[str] | None, quarantine: bool
+) -> Iterator[pa.Table]:
+    """Ray Data task: the prepared rows of read units, with their ``text_key`` (only ``columns`` and
+    the key, when given). A user-facing error is written to ``_dedup/errors/`` (the task succeeds,
+    so Ray does not retry it) and raised by the driver after the phase (:func:`_raise_errors`)."""
+    cfg = LabelConfig.model_validate(cfg_dict)
+    texts, pair = cfg.columns.text, cfg.columns.pair
+    for unit in batch.to_pylist():
+        try:
+            for _, good, _ in prepared_chunks(cfg, unit, set(), quarantine=quarantine):
+                k = keys(good[texts].to_pylist(), good[pair].to_pylist() if pair else None)
+                good = good.append_column(KEY, pa.array(k, pa.string()))
+                yield good.select([*columns, KEY]) if columns else good
+        except Bert2dnnError as e:
+            err = {"error": str(e), "error_type": type(e).__name__}
+            io.write_json(io.join(cfg.output_dir, ERRORS, f"{unit['chunks'][0]['chunk_id']}.json"), err)
+
+
+def _prepared(cfg: LabelConfig, plan: dict[str, Any], columns: list[str] | None, quarantine: bool):
+    import ray.data
+
+    _clear_errors(cfg)
+    units = plan["units"]
+    ds = ray.data.from_items(units, override_num_blocks=len(units))
+    return ds.map_batches(
+        keyed_rows,
+        batch_size=1,
+        batch_format="pyarrow",
+        fn_kwargs={"cfg_dict": cfg.model_dump(), "columns": columns, "quarantine": quarantine},
+        **read_options(cfg),
+    )
+
+
+def _clear_errors(cfg: LabelConfig) -> None:
+    fs, path = io.filesystem(io.join(cfg.output_dir, ERRORS))
+    if fs.get_file_info(path).type == pafs.FileType.Directory:
+        fs.delete_dir(path)
+
+
+def _raise_errors(cfg: LabelConfig) -> None:
+    """Raise the first user-facing error a read task of the last phase reported."""
+    errors = _files(io.join(cfg.output_dir, ERRORS), ".json")
+    if errors:
+        raise_reported(io.read_json(errors[0]))
+
+
+def _files(d: str, suffix: str = ".parquet") -> list[str]:
+    fs, path = io.filesystem(d)
+    infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    scheme = d.split("://", 1)[0] + "://" if "://" in d else ""
     return sorted(
         scheme + i.path
         for i in infos
@@ -63,153 +127,127 @@ def _list(uri: str, suffix: str = "") -> list[str]:
     )
 
 
-def _read_all(uris: list[str]) -> pa.Table:
-    tables = []
-    for u in uris:
-        fs, path = io.filesystem(u)
-        with fs.open_input_file(path) as f:
-            tables.append(pq.read_table(f))
-    return pa.concat_tables(tables)
+def _rows(files: list[str], column: str | None = None) -> int:
+    """Rows of Parquet files (metadata), or the sum of one integer column."""
+    total = 0
+    for f in files:
+        fs, p = io.filesystem(f)
+        with fs.open_input_file(p) as fh:
+            if column is None:
+                total += pq.ParquetFile(fh).metadata.num_rows
+            else:
+                total += int(pc.sum(pq.read_table(fh, columns=[column])[column]).as_py() or 0)
+    return total
 
 
-def _partition_task(batch: pa.Table, cfg_dict: dict[str, Any], parts: int) -> pa.Table:
-    cfg = LabelConfig.model_validate(cfg_dict)
-    cols = cfg.columns
-    dd = io.join(cfg.output_dir, "_dedup")
-    out = []
-    for spec in batch.to_pylist():
-        try:
-            good, stats = prepare_rows(cfg, spec)
-        except Bert2dnnError as e:  # reported, not retried by Ray
-            out.append(json.dumps(error_result(spec["chunk_id"], e)))
-            continue
-        texts = good[cols.text].to_pylist()
-        pairs = good[cols.pair].to_pylist() if cols.pair else None
-        keys = _keys(texts, pairs)
-        part = np.fromiter((int(k[:8], 16) % parts for k in keys), dtype=np.int64, count=len(keys))
-        good = good.append_column(KEY, pa.array(keys, pa.string()))
-        for k in np.unique(part):
-            sel = pa.array(np.nonzero(part == k)[0], pa.int64())
-            io.write_parquet_atomic(
-                good.take(sel), io.join(dd, "partitions", f"p{k:05d}", f"c{spec['chunk_id']}.parquet")
-            )
-        stats["valid_rows"] = good.num_rows
-        io.write_json(io.join(dd, "_chunks", f"{spec['chunk_id']}.json"), stats)
-        out.append(json.dumps(stats))
-    return pa.table({"stats": out})
+def partitions(cfg: LabelConfig, plan: dict[str, Any]) -> int:
+    if cfg.dedup_partitions != "auto":
+        return int(cfg.dedup_partitions)
+    rows = sum(c["rows"] if c["rows"] >= 0 else plan["chunk_rows"] for c in chunks_of(plan))
+    return max(2, math.ceil(rows / ROWS_PER_PARTITION))
 
 
-def _distinct_task(batch: pa.Table, cfg_dict: dict[str, Any], chunk_rows: int) -> pa.Table:
-    cfg = LabelConfig.model_validate(cfg_dict)
-    cols = cfg.columns
-    dd = io.join(cfg.output_dir, "_dedup")
-    out = []
-    for k in batch["partition"].to_pylist():
-        files = _list(io.join(dd, "partitions", f"p{k:05d}"), ".parquet")
-        rows = _read_all(files) if files else None
-        group = [KEY, *cols.texts]
-        if rows is None or rows.num_rows == 0:
-            distinct = pa.table({c: pa.array([], pa.string()) for c in group}).append_column(
-                "count", pa.array([], pa.int64())
-            )
-        else:
-            distinct = rows.group_by(group).aggregate([("row_id", "count")]).rename_columns([*group, "count"])
-            distinct = distinct.sort_by(KEY)
-        io.write_parquet_atomic(
-            distinct, io.join(dd, "distinct", f"p{k:05d}.parquet"), row_group_size=chunk_rows
-        )
-        out.append(distinct.num_rows)
-    return pa.table({"distinct": out})
+def _distinct(cfg: LabelConfig, plan: dict[str, Any], parts: int) -> dict[str, Any]:
+    """Phase 1 (see the module docstring): the committed distinct texts, made now if not yet."""
+    path = io.join(cfg.output_dir, DISTINCT)
+    if io.exists(path):
+        return io.read_json(path)
+    t0 = time.perf_counter()
+    rel = f"_dedup/distinct-{uuid.uuid4().hex[:12]}"
+    rows = _prepared(cfg, plan, cfg.columns.texts, quarantine=True)
+    grouped = rows.groupby([KEY, *cfg.columns.texts], num_partitions=parts).count()
+    grouped.rename_columns({"count()": "count"}).write_parquet(io.join(cfg.output_dir, rel))
+    _raise_errors(cfg)
+    files = _files(io.join(cfg.output_dir, rel))
+    info = {
+        "dir": rel,
+        "files": [posixpath.basename(f) for f in files],
+        "distinct_rows": _rows(files),
+        "valid_rows": _rows(files, "count"),
+        "partitions": parts,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    io.write_json(path, info)
+    log(
+        "label",
+        f"dedup: {info['valid_rows']:,} rows, {info['distinct_rows']:,} distinct texts ({len(files)} files)",
+    )
+    return info
 
 
-def _join_task(
-    batch: pa.Table, cfg_dict: dict[str, Any], label_dir: str, by_file: dict[str, list[str]]
-) -> pa.Table:
-    cfg = LabelConfig.model_validate(cfg_dict)
-    dd = io.join(cfg.output_dir, "_dedup")
-    out = []
-    for k in batch["partition"].to_pylist():
-        files = _list(io.join(dd, "partitions", f"p{k:05d}"), ".parquet")
-        n = 0
-        if files:
-            rows = _read_all(files)
-            labels = _read_all(
-                [io.join(label_dir, softlabels.part_file(c)) for c in by_file[f"p{k:05d}.parquet"]]
-            )
-            idx = pc.index_in(rows[KEY], value_set=labels[softlabels.ROW_ID])
-            assert idx.null_count == 0, f"partition {k}: rows without labels"
-            label_cols = [c for c in labels.column_names if c not in rows.column_names and c != "count"]
-            picked = labels.select(label_cols).take(idx)
-            joined = rows.drop_columns([KEY])
-            for name in label_cols:
-                joined = joined.append_column(name, picked[name])
-            io.write_parquet_atomic(joined, io.join(cfg.output_dir, softlabels.part_file(f"p{k:05d}")))
-            n = joined.num_rows
-        io.write_json(io.join(dd, "_join", f"p{k:05d}.json"), {"rows": n})
-        out.append(n)
-    return pa.table({"rows": out})
-
-
-def _map(items: list[dict[str, Any]], fn, **kwargs) -> list[dict[str, Any]]:
+def _join(cfg: LabelConfig, plan: dict[str, Any], label_files: list[str], parts: int) -> list[str]:
+    """Phase 3: every input row with its text's labels; the files written, relative to the output."""
     import ray.data
 
-    if not items:
-        return []
-    ds = ray.data.from_items(items, override_num_blocks=len(items))
-    ds = ds.map_batches(fn, batch_size=1, batch_format="pyarrow", fn_kwargs=kwargs, num_cpus=0.5)
-    rows = list(ds.iter_rows())
-    for row in rows:
-        if "stats" in row:
-            raise_reported(json.loads(row["stats"]))
-    return rows
+    fs, first = io.filesystem(label_files[0])
+    names = pq.read_schema(first, filesystem=fs).names
+    label_cols = [c for c in names if softlabels.is_label_column(c) or c == softlabels.TRUNCATED]
+    labels = ray.data.read_parquet(label_files, columns=[softlabels.ROW_ID, *label_cols])
+    labels = labels.rename_columns({softlabels.ROW_ID: KEY})
+    rows = _prepared(cfg, plan, None, quarantine=False)
+    joined = rows.join(labels, join_type="inner", num_partitions=parts, on=(KEY,))
+    rel = f"{softlabels.DATA_DIR}/join-{uuid.uuid4().hex[:12]}"
+    joined.drop_columns([KEY]).write_parquet(io.join(cfg.output_dir, rel))
+    _raise_errors(cfg)
+    return [f"{rel}/{posixpath.basename(f)}" for f in _files(io.join(cfg.output_dir, rel))]
 
 
-def run(cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[str, Any]) -> dict[str, Any]:
+def _quarantine(cfg: LabelConfig) -> tuple[int, dict[str, int]]:
+    """Rows set aside by the read tasks, and their reasons (from the quarantine files)."""
+    reasons: Counter = Counter()
+    for f in _files(io.join(cfg.output_dir, softlabels.QUARANTINE_DIR)):
+        fs, p = io.filesystem(f)
+        with fs.open_input_file(p) as fh:
+            col = pq.read_table(fh, columns=[softlabels.REASON])[softlabels.REASON]
+        reasons.update(r.split(":")[0] for r in col.to_pylist())
+    return sum(reasons.values()), dict(reasons)
+
+
+def _remove_stale(cfg: LabelConfig, keep: set[str]) -> None:
+    """Attempt directories of the shuffle phases that the output does not use (killed attempts)."""
+    for parent, prefix in (("_dedup", "distinct-"), (softlabels.DATA_DIR, "join-")):
+        fs, path = io.filesystem(io.join(cfg.output_dir, parent))
+        for info in fs.get_file_info(pafs.FileSelector(path, allow_not_found=True)):
+            name = posixpath.basename(info.path)
+            if (
+                info.type == pafs.FileType.Directory
+                and name.startswith(prefix)
+                and f"{parent}/{name}" not in keep
+            ):
+                fs.delete_dir(info.path)
+
+
+def run(cfg: LabelConfig, plan: dict[str, Any], stacker: dict[str, Any]) -> dict[str, Any]:
+    """Label ``plan``'s input with dedup (see the module docstring); returns the manifest."""
     t0 = time.perf_counter()
-    dd = io.join(cfg.output_dir, "_dedup")
     init_ray(cfg.address)
-    cfg_dict = cfg.model_dump()
-    parts = cfg.dedup_partitions
+    parts = partitions(cfg, plan)
+    log("label", f"dedup ({cfg.dedup}): {len(plan['units'])} read units, {parts} hash partitions")
+    distinct = _distinct(cfg, plan, parts)
 
-    # 1. partition
-    done = {posixpath.basename(u)[:-5] for u in _list(io.join(dd, "_chunks"), ".json")}
-    pending = [{**c, "row_groups": list(c["row_groups"])} for c in chunks if c["chunk_id"] not in done]
-    log("label", f"dedup: partitioning {len(pending)} of {len(chunks)} chunks into {parts} hash partitions")
-    _map(pending, _partition_task, cfg_dict=cfg_dict, parts=parts)
-    part_stats = [json.loads(io.read_text(u)) for u in _list(io.join(dd, "_chunks"), ".json")]
-
-    # 2. distinct texts per partition (one file each, row groups of chunk_rows for labeling)
-    have = {posixpath.basename(u) for u in _list(io.join(dd, "distinct"), ".parquet")}
-    todo = [{"partition": k} for k in range(parts) if f"p{k:05d}.parquet" not in have]
-    _map(todo, _distinct_task, cfg_dict=cfg_dict, chunk_rows=cfg.chunk_rows)
-
-    # 3. label the distinct texts
-    label_dir = cfg.output_dir if cfg.dedup == "distinct" else io.join(dd, "labels")
+    # 2. label the distinct texts
+    label_dir = cfg.output_dir if cfg.dedup == "distinct" else io.join(cfg.output_dir, "_dedup", "labels")
     dcfg = cfg.model_copy(
         update={
-            "input": io.join(dd, "distinct"),
+            "input": io.join(cfg.output_dir, distinct["dir"]),
             "output_dir": label_dir,
             "columns": cfg.columns.model_copy(update={"id": KEY}),
             "keep_columns": [*cfg.keep_columns, "count"]
             if "count" not in cfg.keep_columns
             else cfg.keep_columns,
             "dedup": "none",
+            "chunk_rows": plan["chunk_rows"],  # the input plan's, resolved
         }
     )
-    dchunks, _ = plan_chunks(dcfg)
-    label_chunks(dcfg, dchunks, stacker)
-    lab = summarize(dcfg, dchunks, stacker, 0.0)
-    valid = sum(s["valid_rows"] for s in part_stats)
-    distinct_rows = lab["labeled_rows"]
-    quarantined = sum(s["quarantined_rows"] for s in part_stats)
-    reasons: dict[str, int] = {}
-    for s in part_stats:
-        for r, c in s["quarantine_reasons"].items():
-            reasons[r] = reasons.get(r, 0) + c
+    dplan = load_or_make(dcfg, 0)
+    done = label_chunks(dcfg, dplan, stacker)
+    lab = summarize(dcfg, chunks_of(dplan), stacker, 0.0, done)
+    quarantined, reasons = _quarantine(cfg)
+    valid, distinct_rows = distinct["valid_rows"], lab["labeled_rows"]
     base = {
         "input": cfg.input,
-        "chunks": len(chunks),
-        "input_rows": sum(s["input_rows"] for s in part_stats),
+        "chunks": len(chunks_of(plan)),
+        "input_rows": valid + quarantined,
         "quarantined_rows": quarantined,
         "quarantine_reasons": reasons,
         "distinct_rows": distinct_rows,
@@ -224,34 +262,26 @@ def run(cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[str, Any])
         "stacking": lab["stacking"],
         "columns": cfg.columns.model_dump(),
     }
+    keep = {distinct["dir"]}
     if cfg.dedup == "distinct":
         manifest = {
             **base,
             "labeled_rows": distinct_rows,
             "truncated_rows": lab["truncated_rows"],
             "files": lab["files"],
-            "label_seconds_this_run": time.perf_counter() - t0,
         }
     else:
-        # 4. join the labels back to every row
-        by_file: dict[str, list[str]] = {}
-        for c in dchunks:
-            by_file.setdefault(c["name"], []).append(c["chunk_id"])
-        joined = {posixpath.basename(u)[:-5] for u in _list(io.join(dd, "_join"), ".json")}
-        todo = [{"partition": k} for k in range(parts) if f"p{k:05d}" not in joined]
-        _map(todo, _join_task, cfg_dict=cfg_dict, label_dir=label_dir, by_file=by_file)
-        files = sorted(
-            f"{softlabels.DATA_DIR}/{posixpath.basename(u)}"
-            for u in _list(io.join(cfg.output_dir, softlabels.DATA_DIR), ".parquet")
-        )
-        rows = sum(json.loads(io.read_text(u))["rows"] for u in _list(io.join(dd, "_join"), ".json"))
-        manifest = {
-            **base,
-            "labeled_rows": rows,
-            "truncated_rows": None,
-            "files": files,
-            "label_seconds_this_run": time.perf_counter() - t0,
-        }
+        # 3. join the labels back to every row
+        files = _join(cfg, plan, [io.join(label_dir, f) for f in lab["files"]], parts)
+        rows = _rows([io.join(cfg.output_dir, f) for f in files])
+        if rows != valid:
+            raise RuntimeError(
+                f"label: the join wrote {rows} rows for {valid} input rows; run again to redo it"
+            )
+        manifest = {**base, "labeled_rows": rows, "truncated_rows": None, "files": files}
+        keep |= {posixpath.dirname(f) for f in files}
+    manifest["label_seconds_this_run"] = time.perf_counter() - t0
+    _remove_stale(cfg, keep)
     manifest = commit_manifest(cfg, manifest)
     log(
         "label",

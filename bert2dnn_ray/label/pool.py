@@ -17,6 +17,8 @@ from ..runtime import actor_cpus, cluster_address, init_ray, torch_threads
 from .actor import ChunkLabeler
 from .config import LabelConfig
 from .manifest import committed
+from .plan import chunks_of
+from .rows import read_task
 
 
 def raise_reported(result: dict[str, Any]) -> None:
@@ -25,18 +27,28 @@ def raise_reported(result: dict[str, Any]) -> None:
         raise by_name(result["error_type"])(result["error"])
 
 
-def label_chunks(cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[str, Any]) -> None:
-    """Label every chunk not yet committed under ``cfg.output_dir`` with the actor pool.
+def label_chunks(
+    cfg: LabelConfig, plan: dict[str, Any], stacker: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Label every chunk of ``plan`` not yet committed under ``cfg.output_dir``; return the stats of
+    every committed chunk (read from the output once, then kept as chunks commit).
 
     A failure while the pool runs (a lost node or actor, an out-of-memory kill) costs only the
-    chunks in flight: committed chunks stay, and the unfinished ones are planned and run again.
-    The run gives up after ``max_attempts`` runs of the pool in a row that commit nothing (a run
-    that made progress does not count against it). A user-facing error (bad input, an unusable
-    teacher) is never retried.
+    chunks in flight: committed chunks stay, and the unfinished ones run again. The run gives up
+    after ``max_attempts`` runs of the pool in a row that commit nothing (a run that made progress
+    does not count against it). A user-facing error (bad input, an unusable teacher) is never retried.
     """
+    chunks = chunks_of(plan)
+    ids = {c["chunk_id"]: c for c in chunks}
+    done = committed(cfg.output_dir)
+    stray = [k for k, s in done.items() if k not in ids or s.get("file") != ids[k]["name"]]
+    if stray:
+        raise ConfigError(
+            f"{cfg.output_dir}: chunk {stray[0]} was committed under another plan of this input (an "
+            "earlier version of bert2dnn); set force=true to label it again"
+        )
     failures = 0
     while True:
-        done = committed(cfg.output_dir)
         pending = [c for c in chunks if c["chunk_id"] not in done]
         log(
             "label",
@@ -45,14 +57,14 @@ def label_chunks(cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[s
             + (f" (attempt {failures + 1}/{cfg.max_attempts})" if failures else ""),
         )
         if not pending:
-            return
+            return done
+        before = len(done)
         try:
-            _label_pending(cfg, pending, stacker, done)
-            _log_actor_memory(cfg, [c["chunk_id"] for c in pending])
-            return
+            _label_pending(cfg, plan, stacker, done)
+            _log_actor_memory(cfg, [done[c["chunk_id"]] for c in pending])
+            return done
         except Exception as e:  # noqa: BLE001 - the error is re-raised after the last attempt
-            progressed = len(committed(cfg.output_dir)) > len(done)
-            failures = 0 if progressed else failures + 1
+            failures = 0 if len(done) > before else failures + 1
             if isinstance(e, Bert2dnnError) or failures >= cfg.max_attempts:
                 raise
             log(
@@ -62,10 +74,9 @@ def label_chunks(cfg: LabelConfig, chunks: list[dict[str, Any]], stacker: dict[s
             )
 
 
-def _log_actor_memory(cfg: LabelConfig, chunk_ids: list[str]) -> None:
+def _log_actor_memory(cfg: LabelConfig, stats: list[dict[str, Any]]) -> None:
     """Log the teacher actors' peak memory over these committed chunks, to size ``memory_per_actor_gb``."""
-    done = committed(cfg.output_dir)
-    peaks = [p for c in chunk_ids if (p := done.get(c, {}).get("actor_peak_rss_bytes"))]
+    peaks = [p for s in stats if (p := s.get("actor_peak_rss_bytes"))]
     if not peaks:
         return
     gib = max(peaks) / 2**30
@@ -86,6 +97,10 @@ def actor_options(cfg: LabelConfig) -> dict[str, Any]:
     }
     if cfg.memory_per_actor_gb is not None:
         opts["memory"] = int(cfg.memory_per_actor_gb * 2**30)
+    if cfg.num_gpus_per_actor:
+        # A GPU actor's tokenizer may use its own threads (the GPU would otherwise wait on one core);
+        # elsewhere the workers keep TOKENIZERS_PARALLELISM off, beside torch's threads.
+        opts["runtime_env"] = {"env_vars": {"TOKENIZERS_PARALLELISM": "true"}}
     # An actor that dies (a lost node, an out-of-memory kill) fails the pool's run, and label_chunks
     # runs the unfinished chunks again on the nodes there are: the committed chunks are the state,
     # so nothing depends on Ray restarting an actor (which, Ray warns, fails when the actor's
@@ -94,17 +109,27 @@ def actor_options(cfg: LabelConfig) -> dict[str, Any]:
     return opts
 
 
-def _progress(chunks: list[dict[str, Any]], done: dict[str, dict[str, Any]]) -> Eta:
+def _progress(pending: list[dict[str, Any]], done: dict[str, dict[str, Any]]) -> Eta:
     """Rows when every chunk's row count is planned (Parquet), else chunks."""
-    if all(c["rows"] >= 0 for c in chunks):
+    if all(c["rows"] >= 0 for c in pending):
         before = sum(s["input_rows"] for s in done.values())
-        return Eta(before + sum(c["rows"] for c in chunks), done_before=before)
-    return Eta(len(done) + len(chunks), done_before=len(done), unit="chunks")
+        return Eta(before + sum(c["rows"] for c in pending), done_before=before)
+    return Eta(len(done) + len(pending), done_before=len(done), unit="chunks")
+
+
+def read_options(cfg: LabelConfig) -> dict[str, Any]:
+    """The Ray resources each read task asks for: on a small local machine a fraction of a CPU, so
+    read tasks and teacher actors share it; else one CPU (``read_cpus`` sets it)."""
+    if cfg.read_cpus is not None:
+        return {"num_cpus": cfg.read_cpus}
+    return {"num_cpus": actor_cpus(None, 2) if cluster_address(cfg.address) is None else 1.0}
 
 
 def _label_pending(
-    cfg: LabelConfig, pending: list[dict[str, Any]], stacker: dict[str, Any], done: dict[str, dict[str, Any]]
+    cfg: LabelConfig, plan: dict[str, Any], stacker: dict[str, Any], done: dict[str, dict[str, Any]]
 ) -> None:
+    """One run of the pipeline: read tasks (CPU) prepare the pending chunks of every unit, teacher
+    actors label them; ``done`` gains each chunk as it commits."""
     import ray
     import ray.data
 
@@ -118,8 +143,16 @@ def _label_pending(
             f"memory ({have / 2**30:.1f} GiB); lower it or leave it unset"
         )
     payload = {"cfg": cfg.model_dump(), "stacker": stacker, "threads": torch_threads(cfg.torch_threads)}
-    items = [{**c, "row_groups": list(c["row_groups"])} for c in pending]
-    ds = ray.data.from_items(items, override_num_blocks=len(items))
+    units = [u for u in plan["units"] if any(c["chunk_id"] not in done for c in u["chunks"])]
+    pending = [c for u in units for c in u["chunks"] if c["chunk_id"] not in done]
+    ds = ray.data.from_items(units, override_num_blocks=len(units))
+    ds = ds.map_batches(
+        read_task,
+        batch_size=1,
+        batch_format="pyarrow",
+        fn_kwargs={"cfg_dict": cfg.model_dump(), "done": sorted(done)},
+        **read_options(cfg),
+    )
     with warnings.catch_warnings():
         # max_restarts has no named parameter in Ray 2.60 (the version pinned); its keyword warns
         # of its removal in Ray 2.64.
@@ -138,6 +171,7 @@ def _label_pending(
     for row in ds.iter_rows():
         s = json.loads(row["stats"])
         raise_reported(s)  # a user-facing error: at once, not after Ray's retries
+        done[s["chunk_id"]] = s
         text = eta.update(s["input_rows"] if eta.unit == "rows" else 1)
         log(
             "label",

@@ -1,14 +1,21 @@
-"""Reading one chunk: its rows, their ids and normalised text, and the rows set aside.
+"""Reading a read unit (:mod:`.plan`) into its chunks' rows: ids, normalised text, the rows set aside.
 
 A row is quarantined (``quarantine/part-<chunk>.parquet``, with its ``reason``) when a text column
 is null, empty after normalisation, not valid UTF-8, not a string (JSONL), or its line is not JSON:
-never dropped silently. A row's id is the ``columns.id`` value, else ``<file>:<row>`` (its position
-in its file, the same however the file is chunked).
+never dropped silently. A row's id is the ``columns.id`` value, else ``<file>:<row>`` for Parquet
+(its row in its file) and ``<file>@<byte>`` for the line formats (its line's byte offset): the same
+however the file is chunked.
+
+A unit is read by a CPU task (:func:`read_task`), which hands each pending chunk's prepared rows to
+the teacher actors as one Arrow IPC buffer (one row of a Ray Data block: a chunk is never split or
+merged on its way).
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -16,21 +23,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import io, softlabels, tables
+from ..errors import Bert2dnnError
 from ..text import normalize_array
 from .config import LabelConfig
 
 
-def read_chunk(cfg: LabelConfig, spec: dict[str, Any]) -> tables.ReadResult:
-    """The chunk's rows (text, pair, id and keep columns), with the rows that cannot be used."""
+def read_unit(cfg: LabelConfig, unit: dict[str, Any]) -> tables.ReadResult:
+    """The unit's rows (text, pair, id and keep columns), the rows that cannot be used, and for the
+    line formats each row's byte offset."""
     cols = cfg.columns
     text_cols = cols.texts
     wanted = text_cols + ([cols.id] if cols.id else []) + list(cfg.keep_columns)
-    fs, path = io.filesystem(spec["uri"])
-    if not spec["row_groups"]:
-        return tables.read_file(fs, path, columns=wanted, text_columns=text_cols)
-    table = tables.read_parquet_rows(fs, path, spec["row_groups"], wanted)
-    if spec["slice_start"] >= 0:
-        table = table.slice(spec["slice_start"], spec["rows"])
+    fs, path = io.filesystem(unit["uri"])
+    if unit["format"] != "parquet":
+        br = unit.get("byte_range")
+        return tables.read_file(
+            fs, path, columns=wanted, text_columns=text_cols, byte_range=tuple(br) if br else None
+        )
+    table = tables.read_parquet_rows(fs, path, unit["row_groups"], wanted)
     bad: dict[int, str] = {}
     for c in text_cols:
         arr, invalid = tables.decode_text_column(table[c])
@@ -40,21 +50,36 @@ def read_chunk(cfg: LabelConfig, spec: dict[str, Any]) -> tables.ReadResult:
     return tables.ReadResult(table, bad)
 
 
-def prepare_rows(cfg: LabelConfig, spec: dict[str, Any]) -> tuple[pa.Table, dict[str, Any]]:
-    """Read one chunk, normalise its text, and set bad rows aside (see the module docstring).
+def chunk_part(res: tables.ReadResult, unit: dict[str, Any], chunk: dict[str, Any]) -> tables.ReadResult:
+    """The rows of one chunk of a unit that was read (a slice of a big row group, or all of it)."""
+    if chunk.get("slice") is None:
+        return res
+    first = unit["chunks"][0]["row_offset"]
+    s0, n = chunk["row_offset"] - first, chunk["rows"]
+    bad = {i - s0: r for i, r in res.bad_rows.items() if s0 <= i < s0 + n}
+    return tables.ReadResult(res.table.slice(s0, n), bad)
+
+
+def prepare_rows(
+    cfg: LabelConfig, chunk: dict[str, Any], res: tables.ReadResult, quarantine: bool = True
+) -> tuple[pa.Table, dict[str, Any]]:
+    """Normalise one chunk's rows and set bad rows aside (see the module docstring).
 
     Returns the good rows (``row_id``, normalised text column(s), ``keep_columns``) and the
     chunk's stats (input, quarantined rows and their reasons).
     """
     cols = cfg.columns
-    res = read_chunk(cfg, spec)
     table = res.table
     n = table.num_rows
-    rel = spec["name"]
+    rel = chunk["name"]
     if cols.id:
         row_ids = pc.cast(table[cols.id], pa.string()).combine_chunks()
+    elif res.offsets is not None:
+        row_ids = pc.binary_join_element_wise(
+            pa.scalar(f"{rel}@"), pc.cast(pa.array(res.offsets), pa.string()), ""
+        )
     else:
-        start = spec["row_offset"]
+        start = chunk["row_offset"]
         row_ids = pa.array([f"{rel}:{i}" for i in range(start, start + n)], pa.string())
     reason = np.full(n, "", dtype=object)
     for i, why in res.bad_rows.items():
@@ -80,7 +105,7 @@ def prepare_rows(cfg: LabelConfig, spec: dict[str, Any]) -> tuple[pa.Table, dict
         out[c] = norm[c].take(good)
     for c in cfg.keep_columns:
         out[c] = table[c].combine_chunks().take(good)
-    if bad.any():
+    if bad.any() and quarantine:
         bidx = pa.array(np.nonzero(bad)[0], pa.int64())
         q = {
             softlabels.ROW_ID: row_ids.take(bidx),
@@ -90,13 +115,65 @@ def prepare_rows(cfg: LabelConfig, spec: dict[str, Any]) -> tuple[pa.Table, dict
         for c in text_cols:
             q[c] = table[c].combine_chunks().take(bidx)
         io.write_parquet_atomic(
-            pa.table(q), io.join(cfg.output_dir, softlabels.quarantine_file(spec["chunk_id"]))
+            pa.table(q), io.join(cfg.output_dir, softlabels.quarantine_file(chunk["chunk_id"]))
         )
     stats = {
-        "chunk_id": spec["chunk_id"],
+        "chunk_id": chunk["chunk_id"],
         "file": rel,
         "input_rows": n,
         "quarantined_rows": int(bad.sum()),
         "quarantine_reasons": dict(Counter(r.split(":")[0] for r in reason[bad])),
     }
     return pa.table(out), stats
+
+
+def prepared_chunks(
+    cfg: LabelConfig, unit: dict[str, Any], done: set[str], quarantine: bool = True
+) -> Iterator[tuple[dict[str, Any], pa.Table, dict[str, Any]]]:
+    """``(chunk, good rows, stats)`` of each chunk of ``unit`` not in ``done``, the unit read once
+    (``quarantine``: write its bad rows to the quarantine, as the first read of a unit does)."""
+    pending = [c for c in unit["chunks"] if c["chunk_id"] not in done]
+    if not pending:
+        return
+    res = read_unit(cfg, unit)
+    for c in pending:
+        chunk = {**c, "uri": unit["uri"], "name": unit["name"]}
+        good, stats = prepare_rows(cfg, chunk, chunk_part(res, unit, c), quarantine)
+        yield chunk, good, stats
+
+
+def to_ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def from_ipc(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+def read_task(batch: pa.Table, cfg_dict: dict[str, Any], done: list[str]) -> Iterator[pa.Table]:
+    """Ray Data task: read units, yield one row per pending chunk (its spec, prepared rows and stats),
+    or a row that carries the user-facing error that stopped it."""
+    cfg = LabelConfig.model_validate(cfg_dict)
+    skip = set(done)
+    for unit in batch.to_pylist():
+        try:
+            for chunk, good, stats in prepared_chunks(cfg, unit, skip):
+                yield pa.table(
+                    {
+                        "chunk": [json.dumps(chunk)],
+                        "rows": pa.array([to_ipc(good)], pa.large_binary()),
+                        "stats": [json.dumps(stats)],
+                    }
+                )
+        except Bert2dnnError as e:
+            err = {"chunk_id": unit["chunks"][0]["chunk_id"], "error": str(e), "error_type": type(e).__name__}
+            yield pa.table(
+                {
+                    "chunk": [json.dumps(err)],
+                    "rows": pa.array([b""], pa.large_binary()),
+                    "stats": [json.dumps(err)],
+                }
+            )

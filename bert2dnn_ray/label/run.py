@@ -22,7 +22,7 @@ from . import dedup
 from .config import LabelConfig, settings
 from .lease import Lease
 from .manifest import commit_manifest, summarize
-from .plan import SIGNATURE, check_columns, check_signature, plan_chunks
+from .plan import PLAN, SIGNATURE, check_columns, chunks_of, load_or_make
 from .pool import label_chunks
 
 SETTINGS = "_settings.json"
@@ -35,6 +35,7 @@ OUTPUTS = (
     softlabels.MANIFEST,
     softlabels.STACKER,
     SIGNATURE,
+    PLAN,
     SETTINGS,
     "_SUCCESS.json",
 )
@@ -132,15 +133,16 @@ def run(cfg: LabelConfig) -> dict[str, Any]:
         if cfg.force:
             _clear(cfg.output_dir)
         _start(cfg)
-        chunks, signature = plan_chunks(cfg)
-        check_columns(cfg, chunks)
-        check_signature(cfg, signature)
+        plan = load_or_make(cfg, num_labels, PLAN if cfg.dedup == "none" else dedup.INPUT_PLAN)
+        check_columns(cfg, plan)
         stacker = _stacker(cfg, num_labels)
         if cfg.dedup != "none":
-            return dedup.run(cfg, chunks, stacker)
+            return dedup.run(cfg, plan, stacker)
         t0 = time.perf_counter()
-        label_chunks(cfg, chunks, stacker)
-        manifest = commit_manifest(cfg, summarize(cfg, chunks, stacker, time.perf_counter() - t0))
+        done = label_chunks(cfg, plan, stacker)
+        manifest = commit_manifest(
+            cfg, summarize(cfg, chunks_of(plan), stacker, time.perf_counter() - t0, done)
+        )
     log(
         "label",
         f"done: {manifest['input_rows']} input rows = {manifest['labeled_rows']} labeled + "

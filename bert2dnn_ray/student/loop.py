@@ -41,6 +41,20 @@ def lr_schedule(cfg: TrainConfig, total_steps: int):
     return lr_at
 
 
+def sparse_gradients(cfg: TrainConfig, device_type: str, world: int) -> tuple[bool, str | None]:
+    """Whether the embedding gets sparse gradients, and why not when the config asks for them.
+
+    Sparse gradients (adagrad, adam) sync and update only the rows a batch touches. NCCL, the
+    backend of data-parallel training on GPUs, has no sparse all-reduce, so several GPU workers
+    use dense ones (Adagrad's update is the same either way; Adam then updates every row's moments).
+    """
+    if not (cfg.sparse_embeddings and cfg.optimizer in ("adagrad", "adam")):
+        return False, None
+    if device_type == "cuda" and world > 1:
+        return False, "dense embedding gradients on GPUs: NCCL has no sparse all-reduce"
+    return True, None
+
+
 def new_state() -> dict[str, Any]:
     return {"epoch": 0, "epoch_step": 0, "global_step": 0, "best_acc": -1.0, "best_epoch": -1, "history": []}
 
@@ -113,7 +127,9 @@ def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
     # 2. The network and its optimizers: resumed, started from init_from, or new.
     mcfg = cfg.model.model_copy(update={"num_labels": c["num_labels"]})
     model = StudentNet(mcfg, cfg.featurizer.num_buckets)
-    sparse = cfg.sparse_embeddings and cfg.optimizer in ("adagrad", "adam")
+    sparse, why_dense = sparse_gradients(cfg, device.type, world)
+    if why_dense and rank == 0:
+        print(f"[student] {why_dense}", flush=True)
     if sparse:
         # The sparse gradients come from torch's own embedding backward, so their indices are valid
         # by construction; say so, rather than leave torch to warn once per worker that the checks
