@@ -324,24 +324,25 @@ def test_word_order_student_trains_data_parallel_and_serves(ray_session, tmp_pat
 def test_length_grouped_batches_are_deterministic_and_keep_every_row():
     # A resumed run skips the batches it trained before the failure by counting them, so the
     # grouped batches must come out the same way every time (same seed and epoch).
-    class Shard:  # what iter_batches gives a worker: windows of rows in a fixed order
+    class Shard:  # what iter_batches gives a worker: windows of featurized rows in a fixed order
         def iter_batches(self, batch_size, **_):
-            texts = np.array(["w " * (1 + (i * 37) % 50) for i in range(1000)], dtype=object)
+            ids = np.empty(1000, dtype=object)
+            ids[:] = [np.arange(2 + 2 * ((i * 37) % 50)) for i in range(1000)]  # 2-100 features
             for i in range(0, 1000, batch_size):
-                yield {"text": texts[i : i + batch_size], "row": np.arange(i, min(i + batch_size, 1000))}
+                yield {"ids": ids[i : i + batch_size], "row": np.arange(i, min(i + batch_size, 1000))}
 
     cfg = train.TrainConfig(batch_size=16, model={"encoder": "bilstm"}, featurizer={"word_ngrams": [1]})
     assert inputs.group_by_length(cfg) == 50 and inputs.group_by_length(train.TrainConfig()) == 0
-    a = list(inputs.batches(Shard(), cfg, 0, ("text", None)))
-    b = list(inputs.batches(Shard(), cfg, 0, ("text", None)))
+    a = list(inputs.batches(Shard(), cfg, 0))
+    b = list(inputs.batches(Shard(), cfg, 0))
     assert [x["row"].tolist() for x in a] == [x["row"].tolist() for x in b]
     assert sorted(np.concatenate([x["row"] for x in a]).tolist()) == list(range(1000))
     assert len(a) == 63  # windows of 800 rows and 200: 50 + 13 batches, as many as without grouping
-    spread = np.mean([np.ptp([len(t) for t in x["text"]]) for x in a])
-    assert spread < 10  # similar lengths within a batch (the rows' lengths span 2-100 characters)
-    c = list(inputs.batches(Shard(), cfg, 1, ("text", None)))  # another epoch: another order
+    spread = np.mean([np.ptp([len(t) for t in x["ids"]]) for x in a])
+    assert spread < 10  # similar lengths within a batch (the rows' lengths span 2-100 features)
+    c = list(inputs.batches(Shard(), cfg, 1))  # another epoch: another order
     assert [x["row"].tolist() for x in c] != [x["row"].tolist() for x in a]
-    plain = list(inputs.batches(Shard(), train.TrainConfig(batch_size=16), 0, ("text", None)))
+    plain = list(inputs.batches(Shard(), train.TrainConfig(batch_size=16), 0))
     assert [len(x["row"]) for x in plain] == [16] * 62 + [8]  # bag: the batches as read
 
 
@@ -359,6 +360,27 @@ def test_global_shuffle_permutes_all_rows_once_seeded_and_mixes_the_sets():
         assert 0.55 < share < 0.85, share
     assert [x for t in inputs._permuted(tables, seed=3) for x in t["text"].to_pylist()] == texts
     assert [x for t in inputs._permuted(tables, seed=4) for x in t["text"].to_pylist()] != texts
+
+
+def test_featurized_rows_are_the_featurizers_ids():
+    """Rows are featurized in Ray Data (or by the driver) into an ``ids`` list per row; a batch of
+    them is the featurizer's own flat (ids, offsets), whatever layout Ray Data hands it in."""
+    from bert2dnn_ray.featurizer import Featurizer, FeaturizerConfig
+
+    fcfg = FeaturizerConfig(num_buckets=4096, pair_cross=True)
+    texts, pairs = ["red shoes", "a", "wireless noise cancelling headphones"], ["Nike Red", "b c", "Sony"]
+    batch = pa.table({"q": texts, "t": pairs, "p": [0.1, 0.2, 0.3]})
+    out = inputs.featurize(batch, fcfg.model_dump(mode="json"), "q", "t")
+    assert out.column_names == ["p", "ids"] and out["ids"].type.value_type == pa.int32()
+    want_ids, want_off = Featurizer(fcfg).batch(texts, pairs)
+    got_ids, got_off = inputs.flat_ids(out.to_pydict()["ids"])
+    np.testing.assert_array_equal(got_ids, want_ids)
+    np.testing.assert_array_equal(got_off, want_off)
+    same = np.empty(2, dtype=object)
+    same[:] = [np.array([1, 2]), np.array([3, 4])]
+    for col in (same, np.array([[1, 2], [3, 4]])):  # ragged rows, or a 2-D array of equal ones
+        ids, off = inputs.flat_ids(col)
+        assert ids.tolist() == [1, 2, 3, 4] and off.tolist() == [0, 2]
 
 
 def test_distillation_loss_by_hand():

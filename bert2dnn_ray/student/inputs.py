@@ -3,10 +3,13 @@ batches.
 
 :func:`find` checks the soft-label sets before any work (columns, classes, row counts; the
 probabilities at ``temperature`` when every set has them, else the logits they are computed from)
-and :func:`dataset` reads them into a Ray dataset: cached in the object store when they fit (read by
-the driver when small), streamed from Parquet otherwise; ``shuffle: global`` permutes them once. A
-worker's epoch is :func:`batches`: the same batches in the same order on every run of one config
-(seeded by ``seed`` + epoch), so a resumed epoch skips exactly those it trained before.
+and :func:`dataset` reads them into a Ray dataset whose rows hold the texts' feature ids (``ids``,
+made by :func:`featurize` in Ray Data tasks, or by the driver for rows it reads itself), the soft
+label and the gold label: cached in the object store when they fit (featurized once for every
+epoch), streamed from Parquet otherwise, its files in a seeded random order; ``shuffle: global``
+permutes the cached rows once. A worker's epoch is :func:`batches`: the same batches in the same
+order on every run of one config (seeded by ``seed`` + epoch), so a resumed epoch skips exactly
+those it trained before.
 """
 
 from __future__ import annotations
@@ -111,10 +114,15 @@ def dataset(cfg: TrainConfig, src: SoftLabels) -> tuple[Any, bool]:
             "set cache: true with enough object store, or shuffle: local"
         )
     t0 = time.perf_counter()
+    feat = {
+        "fcfg": cfg.featurizer.model_dump(mode="json"),
+        "text_col": cfg.columns.text,
+        "pair_col": cfg.columns.pair,
+    }
     if cached and need_bytes <= cfg.run.driver_read_max_mb * 2**20:
-        # Small: read here and put the rows in the object store directly (no read tasks, whose
-        # worker processes cost seconds to start on a small machine).
-        tables = _read_parts_here(parts, wanted, hard_col, cfg.max_rows)
+        # Small: read and featurize here and put the rows in the object store directly (no read
+        # tasks, whose worker processes cost seconds to start on a small machine).
+        tables = [featurize(t, **feat) for t in _read_parts_here(parts, wanted, hard_col, cfg.max_rows)]
         if cfg.shuffle == "global":
             tables = _permuted(tables, cfg.seed)
         ds = ray.data.from_arrow(tables)
@@ -131,6 +139,9 @@ def dataset(cfg: TrainConfig, src: SoftLabels) -> tuple[Any, bool]:
         if cfg.max_rows:
             ds = ds.limit(cfg.max_rows)
         ds.context.execution_options.preserve_order = True  # files and blocks in order (see `ingest`)
+        if not cached:  # streamed: the files in a seeded random order (then the shuffle buffer)
+            ds = ds.randomize_block_order(seed=cfg.seed)
+        ds = ds.map_batches(featurize, fn_kwargs=feat, batch_format="pyarrow")
         if cached:
             # Read once into the object store: every epoch re-reads memory instead of starting a
             # new read pipeline (seconds per epoch on a small machine). Streaming stays the way
@@ -142,16 +153,52 @@ def dataset(cfg: TrainConfig, src: SoftLabels) -> tuple[Any, bool]:
     return ds, cached
 
 
+IDS = "ids"
+_FEATURIZERS: dict[str, Any] = {}
+
+
+def featurize(batch: Any, fcfg: dict[str, Any], text_col: str, pair_col: str | None) -> Any:
+    """A batch of soft-labeled rows with its texts turned into feature ids: ``ids`` (a list per row)
+    in place of the text (and pair) column. The featurizer is the one saved with the student."""
+    import json
+
+    import pyarrow as pa
+
+    from ..featurizer import Featurizer, FeaturizerConfig
+
+    key = json.dumps(fcfg, sort_keys=True)
+    feat = _FEATURIZERS.get(key)
+    if feat is None:
+        feat = _FEATURIZERS[key] = Featurizer(FeaturizerConfig.model_validate(fcfg))
+    pairs = batch[pair_col].to_pylist() if pair_col else None
+    ids, offsets = feat.batch(batch[text_col].to_pylist(), pairs)
+    dtype = np.int32 if feat.num_buckets <= 2**31 else np.int64
+    bounds = np.append(offsets, len(ids)).astype(np.int64)
+    col = pa.LargeListArray.from_arrays(pa.array(bounds), pa.array(ids.astype(dtype)))
+    return batch.drop_columns([c for c in (text_col, pair_col) if c]).append_column(IDS, col)
+
+
+def flat_ids(col: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A batch's ``ids`` column (as Ray Data hands it: an array of arrays, or 2-D when every row has
+    as many) as the featurizer's flat ``(ids, offsets)``."""
+    rows = list(col)
+    lens = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    offsets = np.zeros(len(rows), dtype=np.int64)
+    np.cumsum(lens[:-1], out=offsets[1:])
+    flat = np.concatenate(rows).astype(np.int64, copy=False) if rows else np.zeros(0, dtype=np.int64)
+    return flat, offsets
+
+
 def group_by_length(cfg: TrainConfig) -> int:
     if cfg.group_by_length is not None:
         return cfg.group_by_length
     return 50 if encoders.get(cfg.model.encoder).sequence else 0
 
 
-def batches(shard: Any, cfg: TrainConfig, epoch: int, text_cols: tuple[str, str | None]):
+def batches(shard: Any, cfg: TrainConfig, epoch: int):
     """One epoch of a worker's batches, in a deterministic order (seeded by ``seed`` + epoch), so
     a resumed run can skip exactly the batches it trained before; length-grouped windows
-    (``group_by_length``) are cut into batches the same way every time."""
+    (``group_by_length``, by the number of features) are cut into batches the same way every time."""
     group = group_by_length(cfg)
     window = cfg.batch_size * max(1, group)
     rng = np.random.default_rng(cfg.seed + epoch)
@@ -163,7 +210,7 @@ def batches(shard: Any, cfg: TrainConfig, epoch: int, text_cols: tuple[str, str 
         local_shuffle_seed=cfg.seed + epoch,
     ):
         if group:
-            yield from data_mod.group_by_length(batch, cfg.batch_size, rng, tuple(c for c in text_cols if c))
+            yield from data_mod.group_by_length(batch, cfg.batch_size, rng, (IDS,))
         else:
             yield batch
 

@@ -2,8 +2,9 @@
 
 It reads top to bottom: 1. set up (seed, threads, device, featurizer); 2. the network and its
 optimizers, resumed from the run's last checkpoint (or started from ``init_from``); 3. each epoch:
-batches -> featurize -> forward -> distillation loss -> backward -> step, with mid-epoch checkpoints
-and progress lines; 4. the epoch's end: dev evaluation, best weights, a checkpoint and a report.
+batches (featurized by Ray Data, :mod:`.inputs`) -> forward -> distillation loss -> backward ->
+step, with mid-epoch checkpoints and progress lines; 4. the epoch's end: dev evaluation, best
+weights, a checkpoint and a report.
 
 Checkpoints (every epoch and every ``run.checkpoint_every_steps``) hold the current weights, the
 optimizers, the step counters and the best-so-far weights, so a killed run resumes mid-epoch with
@@ -24,7 +25,7 @@ import numpy as np
 from .. import io
 from ..runtime import train_worker
 from .config import TrainConfig
-from .inputs import batches
+from .inputs import IDS, batches, flat_ids
 from .loss import DistillationLoss, soft_targets
 
 
@@ -155,7 +156,7 @@ def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
     ddp = ray.train.torch.prepare_model(model)
     loss_fn = DistillationLoss(cfg.hard_label_weight)
     shard = ray.train.get_dataset_shard("train")
-    soft_col, text_col, pair_col = c["soft_col"], cfg.columns.text, cfg.columns.pair
+    soft_col = c["soft_col"]
     hard_col = cfg.columns.label if cfg.hard_label_weight > 0 else None
 
     def report(metrics: dict[str, Any]) -> None:
@@ -186,17 +187,17 @@ def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
         # seconds and input wait up to the checkpoint (a checkpoint older than those has 3 sums).
         sums = state.pop("epoch_sums", [])
         loss_sum, agree, seen, secs_before, wait_before = (*sums, *[0.0, 0, 0, 0.0, 0.0][len(sums) :])
-        # Where this worker's epoch time goes: waiting for input batches vs the rest (featurize,
-        # forward, backward, optimizer, mid-epoch checkpoints).
+        # Where this worker's epoch time goes: waiting for input batches (read and featurized by
+        # Ray Data) vs the rest (forward, backward, optimizer, mid-epoch checkpoints).
         t_epoch = t_ready = time.perf_counter()
         input_wait = 0.0
         next_progress = t_epoch + cfg.run.progress_seconds
-        for bi, batch in enumerate(batches(shard, cfg, epoch, (text_col, pair_col))):
+        for bi, batch in enumerate(batches(shard, cfg, epoch)):
             if bi < skip:
                 t_ready = time.perf_counter()
                 continue  # resuming mid-epoch: these steps were done before the failure
             input_wait += time.perf_counter() - t_ready
-            ids, offsets = feat.batch(list(batch[text_col]), list(batch[pair_col]) if pair_col else None)
+            ids, offsets = flat_ids(batch[IDS])  # featurized in Ray Data (inputs.featurize)
             target = soft_targets(batch[soft_col], c["soft_temperature"]).to(device)
             gold = None
             if hard_col:
