@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE=1
 export TRANSFORMERS_OFFLINE=1
 export TOKENIZERS_PARALLELISM=false
 
-.PHONY: install smoke test lint bench bench-label bench-label-gpu bench-student data reproduce clean
+.PHONY: install smoke test lint bench bench-label bench-label-gpu bench-student bench-scale data reproduce clean
 
 # Idempotent: the stamp is newer than pyproject.toml once the install has succeeded.
 install: $(VENV)/.installed
@@ -43,6 +43,11 @@ bench-label-gpu: install
 
 bench-student: install
 	$(PY) benchmarks/bench_student.py
+
+# The scale rehearsal: a 5M- and a 50M-row query log through labeling (dedup: join) and a student
+# epoch on a simulated 3-node cluster; about an hour on 2 cores. Not part of `make bench`.
+bench-scale: install
+	$(PY) benchmarks/bench_scale.py $(BENCH_SCALE_ARGS)
 
 # SST-2 and the IMDB transfer set under data/: from ../shared/data when present, else downloaded
 # from the official sources; checksums verified either way.

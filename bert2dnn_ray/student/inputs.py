@@ -141,7 +141,8 @@ def dataset(cfg: TrainConfig, src: SoftLabels) -> tuple[Any, bool]:
         ds.context.execution_options.preserve_order = True  # files and blocks in order (see `ingest`)
         if not cached:  # streamed: the files in a seeded random order (then the shuffle buffer)
             ds = ds.randomize_block_order(seed=cfg.seed)
-        ds = ds.map_batches(featurize, fn_kwargs=feat, batch_format="pyarrow")
+        # batches of a bounded size: a block can be a whole partition of a join (a million rows)
+        ds = ds.map_batches(featurize, fn_kwargs=feat, batch_format="pyarrow", batch_size=16384)
         if cached:
             # Read once into the object store: every epoch re-reads memory instead of starting a
             # new read pipeline (seconds per epoch on a small machine). Streaming stays the way
