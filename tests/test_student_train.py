@@ -5,18 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import yaml
-from raytrain_snapshot import registered_checkpoint, registered_step
+from raytrain_snapshot import kill_when, registered_checkpoint, registered_step
 
 from bert2dnn_ray import Student, synthetic
 from bert2dnn_ray.errors import ConfigError, DataError
@@ -26,7 +21,7 @@ pytestmark = pytest.mark.ray
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _soft_labels(tmp_path: Path, n: int = 6000) -> tuple[Path, Path]:
+def _soft_labels(tmp_path: Path, n: int = 6000, parts: int = 3) -> tuple[Path, Path]:
     """A soft-label directory in the label stage's format, from generated gold labels."""
     tables = synthetic.generate(
         synthetic.SyntheticConfig(num_labeled=n, num_dev=1500, num_test=10, num_unlabeled=10, seed=21)
@@ -38,8 +33,8 @@ def _soft_labels(tmp_path: Path, n: int = 6000) -> tuple[Path, Path]:
     out = tmp_path / "soft"
     (out / "data").mkdir(parents=True)
     files = []
-    for i in range(3):
-        sl = slice(i * n // 3, (i + 1) * n // 3)
+    for i in range(parts):
+        sl = slice(i * n // parts, (i + 1) * n // parts)
         part = pa.table(
             {
                 "row_id": tr["id"][sl],
@@ -89,26 +84,8 @@ def test_train_learns_and_resumes_after_sigkill(session_address, s3_server, tmp_
     # Checkpoints on object storage (a loopback S3), as on a cloud cluster: resume reads them there.
     ckpt_root = f"{s3_server[0]}/student_sigkill/{tmp_path.name}"
     cfg = _cfg(tmp_path, soft, dev, "killed", checkpoint_every_steps=20, storage_path=ckpt_root)
-    cfg_file = tmp_path / "train.yaml"
-    cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bert2dnn_ray", "train", "--config", str(cfg_file)],
-        cwd=ROOT,
-        env={**os.environ, "RAY_ADDRESS": session_address},  # SIGKILL of a job driver
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
     ckpt_root = f"{ckpt_root}/student"  # <storage_path>/<run_name>
-    deadline = time.time() + 240
-    try:
-        # Kill once Ray Train has registered a mid-run checkpoint (resume starts there).
-        while time.time() < deadline and (registered_step(ckpt_root) or 0) < 20:
-            time.sleep(0.1)
-            assert proc.poll() is None, "training ended before it could be killed"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
+    kill_when(session_address, "train", cfg, tmp_path, lambda: (registered_step(ckpt_root) or 0) >= 20)
     assert not (tmp_path / "killed" / "student" / "_SUCCESS.json").exists()
     at_kill = registered_checkpoint(ckpt_root)["metrics"]  # where the resume starts
     assert at_kill["train_seconds"] > 0, at_kill
@@ -131,6 +108,65 @@ def test_train_learns_and_resumes_after_sigkill(session_address, s3_server, tmp_
     s = Student.load(tmp_path / "killed" / "student")
     p = s.predict(["wireless headphones", "organic green tea"])
     assert p.shape == (2, 4) and s.label_names[0] == "electronics"
+
+
+def test_streamed_epoch_resumes_by_skipping_the_files_it_trained(session_address, tmp_path, capfd):
+    # Rows streamed from Parquet (cache=false: too many for the object store) are not replayed on
+    # a resume: the files of the epoch trained before the kill are skipped whole, and the epoch
+    # ends on the files left (see student/resume.py for the margin of the shuffle buffers).
+    soft, dev = _soft_labels(tmp_path, n=24000, parts=24)
+    cfg = _cfg(tmp_path, soft, dev, "stream", epochs=2, cache=False, checkpoint_every_steps=20)
+    steps = 24000 // 2 // 64 + 1  # per epoch: 12,000 rows per worker, batches of 64
+    run_dir = tmp_path / "stream" / "ckpt" / "student"
+
+    def mid_epoch() -> bool:  # a registered checkpoint far enough into an epoch to skip files
+        m = (registered_checkpoint(run_dir) or {}).get("metrics", {})
+        return m.get("epoch_step", 0) >= 120
+
+    kill_when(session_address, "train", cfg, tmp_path, mid_epoch)
+    at = registered_checkpoint(run_dir)["metrics"]
+    capfd.readouterr()
+    resumed = train.run(cfg)
+    [skip] = resumed["resume_skipped"]
+    assert skip["global_step"] == at["global_step"] == resumed["resumed_at_steps"][0]
+    # Whole files (1,000 rows each) trained before the kill, less two shuffle buffers' margin.
+    trained = at["epoch_step"] * 64 * 2
+    assert skip["skipped_files"] >= 1 and skip["skipped_rows"] == 1000 * skip["skipped_files"]
+    assert skip["skipped_rows"] <= trained - 2 * (4096 + 64 + 64), (skip, trained)
+    assert "skipping" in capfd.readouterr().err
+    # The resumed epoch trained the files left (each worker half of them), then the next epochs.
+    left = 24000 - skip["skipped_rows"]
+    after = -(-left // 2 // 64) + (cfg.epochs - at["epoch"] - 1) * steps
+    assert resumed["global_step"] == at["global_step"] + after
+    assert len(resumed["history"]) == 2 and resumed["best"]["dev_accuracy"] > 0.85
+    assert not resumed["cached_in_object_store"]
+
+
+def test_resume_point_and_skipped_prefix(tmp_path):
+    from bert2dnn_ray.student import resume
+
+    run = tmp_path / "run"
+    assert resume.point(str(run)) is None  # a new run
+    run.mkdir()
+    snap = run / resume.SNAPSHOT
+
+    def latest(metrics):
+        snap.write_text(json.dumps({"latest_checkpoint_result": {"metrics": metrics}}))
+        return resume.point(str(run))
+
+    assert latest({"epoch": 1, "epoch_step": 7, "global_step": 50, "train_loss": 0.3}) == {
+        "epoch": 1,
+        "epoch_step": 7,
+        "global_step": 50,
+    }
+    assert latest({"epoch": 1, "epoch_completed": 1, "global_step": 50}) is None  # an epoch's end
+    assert latest({"epoch": 1, "global_step": 50}) is None  # a checkpoint of an older version
+    snap.write_text("{not json")
+    assert resume.point(str(run)) is None
+    assert resume.skip_prefix([100, 100, 50], 249) == (2, 200)
+    assert resume.skip_prefix([100, 100, 50], 250) == (3, 250)
+    assert resume.skip_prefix([100], 99) == (0, 0)
+    assert resume.margin_rows(64, 64, 4096, 2) == 2 * (4096 + 128)
 
 
 def test_train_rejects_missing_soft_label_column(tmp_path):

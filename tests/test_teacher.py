@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from raytrain_snapshot import registered_checkpoint
+from raytrain_snapshot import kill_when, registered_checkpoint
 
 from bert2dnn_ray import teacher
 from bert2dnn_ray.errors import ConfigError, DataError
@@ -67,40 +67,13 @@ def test_finetune_bad_model_and_duplicate_names(tmp_path, tiny_bert_factory):
 def test_finetune_learns_saves_and_resumes_after_sigkill(session_address, tiny_bert_factory, tmp_path):
     """Kill a fine-tune mid-run, run it again: it resumes, learns, and saves a teacher that the
     label stage loads (one test: every Ray Train fit costs ~20 s of start-up on 2 cores)."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    import yaml
-
     train = _data(tmp_path, n=1600, seed=1)
     cfg = _cfg(tmp_path, train, tiny_bert_factory(2), label_names=["neg", "pos"])
     cfg.teachers[0].epochs = 3
-    cfg_file = tmp_path / "ft.yaml"
-    cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
-    root = Path(__file__).resolve().parents[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bert2dnn_ray", "finetune", "--config", str(cfg_file)],
-        cwd=root,
-        env={**os.environ, "RAY_ADDRESS": session_address},  # SIGKILL of a job driver
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
     ckpts = tmp_path / "teachers" / "_checkpoints" / "finetune-tiny"
-    deadline = time.time() + 240
-    try:
-        # Kill once Ray Train has registered a checkpoint (its controller's snapshot names it):
-        # resume starts from the latest registered one.
-        while time.time() < deadline and registered_checkpoint(ckpts) is None:
-            time.sleep(0.05)
-            assert proc.poll() is None, "fine-tuning ended before it could be killed"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
+    # Kill once Ray Train has registered a checkpoint (its controller's snapshot names it):
+    # resume starts from the latest registered one.
+    kill_when(session_address, "finetune", cfg, tmp_path, lambda: registered_checkpoint(ckpts) is not None)
     first = json.loads(next(ckpts.glob("checkpoint_*/state.json")).read_text())
     assert not (tmp_path / "teachers" / "tiny" / "_SUCCESS.json").exists()
 

@@ -6,10 +6,11 @@ probabilities at ``temperature`` when every set has them, else the logits they a
 and :func:`dataset` reads them into a Ray dataset whose rows hold the texts' feature ids (``ids``,
 made by :func:`featurize` in Ray Data tasks, or by the driver for rows it reads itself), the soft
 label and the gold label: cached in the object store when they fit (featurized once for every
-epoch), streamed from Parquet otherwise, its files in a seeded random order; ``shuffle: global``
-permutes the cached rows once. A worker's epoch is :func:`batches`: the same batches in the same
-order on every run of one config (seeded by ``seed`` + epoch), so a resumed epoch skips exactly
-those it trained before.
+epoch), streamed from Parquet otherwise, its files in a seeded random order (:func:`stream_order`);
+``shuffle: global`` permutes the cached rows once. A worker's epoch is :func:`batches`: the same
+batches in the same order on every run of one config (seeded by ``seed`` + epoch), so a resumed
+epoch skips exactly those it trained before; a streamed one resumes on :func:`remaining`, the
+files it had not finished (:mod:`.resume`).
 """
 
 from __future__ import annotations
@@ -114,11 +115,7 @@ def dataset(cfg: TrainConfig, src: SoftLabels) -> tuple[Any, bool]:
             "set cache: true with enough object store, or shuffle: local"
         )
     t0 = time.perf_counter()
-    feat = {
-        "fcfg": cfg.featurizer.model_dump(mode="json"),
-        "text_col": cfg.columns.text,
-        "pair_col": cfg.columns.pair,
-    }
+    feat = _feat_kwargs(cfg)
     if cached and need_bytes <= cfg.run.driver_read_max_mb * 2**20:
         # Small: read and featurize here and put the rows in the object store directly (no read
         # tasks, whose worker processes cost seconds to start on a small machine).
@@ -128,21 +125,21 @@ def dataset(cfg: TrainConfig, src: SoftLabels) -> tuple[Any, bool]:
         ds = ray.data.from_arrow(tables)
         log("train", f"read {rows} rows into Ray's object store in {time.perf_counter() - t0:.1f}s")
     else:
-        ds = None
-        for files, has_gold in parts:
-            part = ray.data.read_parquet(files, columns=wanted + ([hard_col] if has_gold else []))
-            if hard_col:  # one int64 gold column everywhere: -1 where a row has no gold label
-                part = part.map_batches(
-                    _gold_column, fn_kwargs={"col": hard_col, "present": has_gold}, batch_format="pyarrow"
-                )
-            ds = part if ds is None else ds.union(part)
-        if cfg.max_rows:
-            ds = ds.limit(cfg.max_rows)
+        order = None if cached else stream_order(cfg, src)
+        if order is not None:  # streamed: the files in a seeded random order (then the shuffle buffer)
+            ds = _read(order[0], wanted, hard_col, order[1])
+        else:
+            ds = None
+            for files, has_gold in parts:
+                part = _read(files, wanted, hard_col, has_gold)
+                ds = part if ds is None else ds.union(part)
+            if cfg.max_rows:
+                ds = ds.limit(cfg.max_rows)
+            if not cached:  # streamed, sets with and without gold labels: Ray orders the blocks
+                ds = ds.randomize_block_order(seed=cfg.seed)
         ds.context.execution_options.preserve_order = True  # files and blocks in order (see `ingest`)
-        if not cached:  # streamed: the files in a seeded random order (then the shuffle buffer)
-            ds = ds.randomize_block_order(seed=cfg.seed)
         # batches of a bounded size: a block can be a whole partition of a join (a million rows)
-        ds = ds.map_batches(featurize, fn_kwargs=feat, batch_format="pyarrow", batch_size=16384)
+        ds = ds.map_batches(featurize, fn_kwargs=_feat_kwargs(cfg), batch_format="pyarrow", batch_size=16384)
         if cached:
             # Read once into the object store: every epoch re-reads memory instead of starting a
             # new read pipeline (seconds per epoch on a small machine). Streaming stays the way
@@ -152,6 +149,64 @@ def dataset(cfg: TrainConfig, src: SoftLabels) -> tuple[Any, bool]:
             ds = ds.materialize()
             log("train", f"cached {rows} rows in Ray's object store in {time.perf_counter() - t0:.1f}s")
     return ds, cached
+
+
+def stream_order(cfg: TrainConfig, src: SoftLabels) -> tuple[list[str], bool] | None:
+    """The files of a streamed epoch in their seeded random order, and whether they have the gold
+    column; None where Ray orders the blocks instead (``max_rows``, or sets with and without gold
+    labels: those are read set by set), and a resumed epoch then skips no files."""
+    if cfg.max_rows or len({has for _, has in src.parts}) != 1:
+        return None
+    files = [f for fs, _ in src.parts for f in fs]
+    perm = np.random.default_rng(cfg.seed).permutation(len(files))
+    return [files[i] for i in perm], src.parts[0][1]
+
+
+def remaining(
+    cfg: TrainConfig, src: SoftLabels, at: dict[str, int], world: int
+) -> tuple[Any, dict[str, Any]] | None:
+    """A streamed epoch resumed at ``at`` (:func:`.resume.point`): the dataset of its files left to
+    train on, the ones trained before skipped whole, and what was skipped; None when nothing can
+    be skipped (the workers then discard the batches trained before)."""
+    from . import resume
+
+    order = stream_order(cfg, src)
+    if order is None:
+        return None
+    files, has_gold = order
+    rows = resume.file_rows(files)
+    window = cfg.batch_size * max(1, group_by_length(cfg))
+    trained = at["epoch_step"] * cfg.batch_size * world
+    trained -= resume.margin_rows(cfg.batch_size, window, shuffle_buffer(cfg), world)
+    k, skipped = resume.skip_prefix(rows, max(0, trained))
+    if k == 0:
+        return None
+    left = sum(rows[k:])
+    log("train", resume.describe(at, k, len(files), skipped, left))
+    ds = _read(files[k:], src.columns, src.hard_col, has_gold)
+    ds.context.execution_options.preserve_order = True
+    ds = ds.map_batches(featurize, fn_kwargs=_feat_kwargs(cfg), batch_format="pyarrow", batch_size=16384)
+    info = {**at, "skipped_files": k, "files": len(files), "skipped_rows": skipped, "rows_left": left}
+    return ds, info
+
+
+def _read(files: list[str], wanted: list[str], hard_col: str | None, has_gold: bool) -> Any:
+    import ray.data
+
+    ds = ray.data.read_parquet(files, columns=wanted + ([hard_col] if has_gold else []))
+    if hard_col:  # one int64 gold column everywhere: -1 where a row has no gold label
+        ds = ds.map_batches(
+            _gold_column, fn_kwargs={"col": hard_col, "present": has_gold}, batch_format="pyarrow"
+        )
+    return ds
+
+
+def _feat_kwargs(cfg: TrainConfig) -> dict[str, Any]:
+    return {
+        "fcfg": cfg.featurizer.model_dump(mode="json"),
+        "text_col": cfg.columns.text,
+        "pair_col": cfg.columns.pair,
+    }
 
 
 IDS = "ids"
@@ -196,6 +251,11 @@ def group_by_length(cfg: TrainConfig) -> int:
     return 50 if encoders.get(cfg.model.encoder).sequence else 0
 
 
+def shuffle_buffer(cfg: TrainConfig) -> int:
+    """Rows in a worker's local shuffle buffer: 8 batches or 2 length-grouping windows, at least 4096."""
+    return max(8 * cfg.batch_size, 2 * cfg.batch_size * max(1, group_by_length(cfg)), 4096)
+
+
 def batches(shard: Any, cfg: TrainConfig, epoch: int):
     """One epoch of a worker's batches, in a deterministic order (seeded by ``seed`` + epoch), so
     a resumed run can skip exactly the batches it trained before; length-grouped windows
@@ -207,7 +267,7 @@ def batches(shard: Any, cfg: TrainConfig, epoch: int):
         batch_size=window,
         batch_format="numpy",
         drop_last=False,
-        local_shuffle_buffer_size=max(8 * cfg.batch_size, 2 * window, 4096),
+        local_shuffle_buffer_size=shuffle_buffer(cfg),
         local_shuffle_seed=cfg.seed + epoch,
     ):
         if group:

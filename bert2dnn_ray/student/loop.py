@@ -8,8 +8,9 @@ weights, a checkpoint and a report.
 
 Checkpoints (every epoch and every ``run.checkpoint_every_steps``) hold the current weights, the
 optimizers, the step counters and the best-so-far weights, so a killed run resumes mid-epoch with
-its step counter intact, skipping exactly the batches it trained before (the input order is
-deterministic, :func:`.inputs.batches`).
+its step counter intact: rows cached in the object store replay the epoch and skip exactly the
+batches trained before (the input order is deterministic, :func:`.inputs.batches`); a streamed
+epoch skips the files trained before instead of re-reading them (:mod:`.resume`).
 """
 
 from __future__ import annotations
@@ -156,6 +157,11 @@ def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
     ddp = ray.train.torch.prepare_model(model)
     loss_fn = DistillationLoss(cfg.hard_label_weight)
     shard = ray.train.get_dataset_shard("train")
+    # A streamed epoch resumed where the driver saw it stop reads only the files left
+    # (:mod:`.resume`); otherwise the epoch replays its batches and discards those trained before.
+    resume, resume_shard = c.get("resume"), None
+    if ckpt and resume and state["global_step"] == resume["global_step"]:
+        resume_shard = ray.train.get_dataset_shard("resume")
     soft_col = c["soft_col"]
     hard_col = cfg.columns.label if cfg.hard_label_weight > 0 else None
 
@@ -181,7 +187,12 @@ def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
     while state["epoch"] < cfg.epochs:
         epoch = state["epoch"]
         ddp.train()
-        skip = state["epoch_step"]
+        skip = first = state["epoch_step"]
+        epoch_shard = shard
+        if resume_shard is not None and epoch == resume["epoch"]:
+            epoch_shard, skip, resume_shard = resume_shard, 0, None
+            done = {k: resume[k] for k in ("global_step", "skipped_files", "skipped_rows")}
+            state.setdefault("resume_skipped", []).append(done)
         # A run resumed mid-epoch carries the epoch's running sums, so its epoch metrics cover
         # every batch of the epoch, not just those after the failure: loss, agreement, rows, and the
         # seconds and input wait up to the checkpoint (a checkpoint older than those has 3 sums).
@@ -192,7 +203,7 @@ def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
         t_epoch = t_ready = time.perf_counter()
         input_wait = 0.0
         next_progress = t_epoch + cfg.run.progress_seconds
-        for bi, batch in enumerate(batches(shard, cfg, epoch)):
+        for bi, batch in enumerate(batches(epoch_shard, cfg, epoch)):
             if bi < skip:
                 t_ready = time.perf_counter()
                 continue  # resuming mid-epoch: these steps were done before the failure
@@ -224,6 +235,7 @@ def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
                 report(
                     {
                         "epoch": epoch,
+                        "epoch_step": state["epoch_step"],
                         "global_step": state["global_step"],
                         "train_loss": loss_sum / max(1, seen),
                         "train_seconds": round(secs, 3),
@@ -233,7 +245,7 @@ def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             if rank == 0 and t_ready >= next_progress:
                 next_progress = t_ready + cfg.run.progress_seconds
                 # steps/s since this epoch started (or resumed: the skipped steps took no time)
-                rate = (state["epoch_step"] - skip) / (t_ready - t_epoch)
+                rate = (state["epoch_step"] - first) / (t_ready - t_epoch)
                 left = max(0, steps_per_epoch - state["epoch_step"]) / max(rate, 1e-9)
                 print(
                     f"[student] epoch {epoch + 1}/{cfg.epochs} step {state['epoch_step']:,}/{steps_per_epoch:,} "

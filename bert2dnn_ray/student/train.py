@@ -20,7 +20,7 @@ from ..featurizer import FeaturizerConfig
 from ..progress import log
 from ..rundir import changed_settings, fresh_run, mark_done, skip_if_done
 from ..runtime import init_ray, torch_threads, torch_trainer
-from . import inputs
+from . import inputs, resume
 from .config import RunOptions, TrainConfig, settings
 from .loop import train_loop
 
@@ -84,6 +84,12 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     # so a resumed epoch skips exactly the batches it trained before the failure, and two runs
     # of one config see the same data. (Locality-aware sharding would trade that for less
     # cross-node traffic; the student's rows are small.)
+    datasets, resume_at = {"train": ds}, None
+    if not cached:  # streamed and resumed mid-epoch: the epoch's files trained before are skipped
+        at = resume.point(io.join(storage, opts.run_name))
+        left = inputs.remaining(cfg, src, at, cfg.num_workers) if at else None
+        if left is not None:
+            datasets["resume"], resume_at = left
     ingest = ray.train.DataConfig.default_ingest_options()
     ingest.preserve_order = True
     threads = torch_threads(opts.torch_threads)
@@ -99,6 +105,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
             "soft_temperature": src.soft_temperature,
             "dev": dev,
             "threads": threads,
+            "resume": resume_at,
             # Workers run in another directory: a local path is made absolute.
             "init_from": cfg.init_from
             and (cfg.init_from if io.is_uri(cfg.init_from) else os.path.abspath(cfg.init_from)),
@@ -110,7 +117,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         cpus_per_worker=opts.cpus_per_worker,
         keep_checkpoints=opts.keep_checkpoints,
         max_failures=opts.max_failures,
-        datasets={"train": ds},
+        datasets=datasets,
         dataset_config=ray.train.DataConfig(execution_options=ingest, enable_shard_locality=False),
     )
     log(
@@ -137,6 +144,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         "history": state["history"],
         "global_step": state["global_step"],
         "resumed_at_steps": state.get("resumed_at_steps", []),
+        "resume_skipped": state.get("resume_skipped", []),
         "soft_label_column": src.soft_col,
         "soft_label_temperature": src.soft_temperature,
         "train_rows": src.rows,
