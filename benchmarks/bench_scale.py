@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -60,7 +59,10 @@ def say(msg: str) -> None:
 
 
 def peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30
+    """This driver's own peak (VmHWM: ru_maxrss would count the parent's memory at the fork)."""
+    from bert2dnn_ray.progress import peak_rss_bytes
+
+    return (peak_rss_bytes() or 0) / 2**30
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -316,13 +318,14 @@ def cpu_feed(work: Path, pool: np.ndarray, teacher: Path, rows: int = 200_000) -
 
 
 PLAN_CHILD = r"""
-import json, os, resource, sys, time
+import json, os, sys, time
 sys.path.insert(0, {repo!r})
 from pathlib import Path
 from bert2dnn_ray.label.config import LabelConfig
 from bert2dnn_ray.label.manifest import committed, summarize
 from bert2dnn_ray.label.plan import chunks_of, make_plan
 from bert2dnn_ray import io
+from bert2dnn_ray.progress import peak_rss_bytes
 p, out, rows, chunk_rows = Path({path!r}), {out!r}, {rows}, {chunk_rows!r}
 cfg = LabelConfig(input=str(p), output_dir=out, columns={{"text": "query"}}, num_actors=64, chunk_rows=chunk_rows,
                   teachers=[{{"name": "a", "path": "/m/a"}}, {{"name": "b", "path": "/m/b"}}])
@@ -342,7 +345,7 @@ summarize(cfg, chunks, {{"method": "mean"}}, 0.0, done)
 t_book = time.perf_counter() - t1
 print(json.dumps({{"chunks": len(chunks), "chunk_rows": plan["chunk_rows"], "plan_seconds": round(t_plan, 3),
                   "bookkeeping_seconds": round(t_book, 3), "seconds": round(t_plan + t_book, 3),
-                  "driver_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30, 3)}}))
+                  "driver_rss_gib": round(peak_rss_bytes() / 2**30, 3)}}))
 """
 
 

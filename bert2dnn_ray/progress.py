@@ -50,3 +50,24 @@ class Eta:
         return (
             f"{self.done:,}/{self.total:,} {u} ({pct:.0f}%), {rate:,.{0 if rate >= 10 else 2}f} {u}/s{tail}"
         )
+
+
+def peak_rss_bytes() -> int | None:
+    """This process's peak resident memory so far (None where the OS does not say).
+
+    On Linux, ``VmHWM`` of this program: ``ru_maxrss`` would carry over, across ``exec``, the
+    resident memory of the process that forked it (a 1 GiB parent makes every child "peak" at 1 GiB).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)  # macOS: bytes; Linux: KiB

@@ -10,7 +10,6 @@ not retry what cannot succeed: the driver raises it at once as one line.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from typing import Any
 
@@ -20,6 +19,7 @@ import pyarrow as pa
 from .. import io, softlabels
 from ..errors import Bert2dnnError
 from ..metrics import softmax
+from ..progress import peak_rss_bytes
 from ..stacking import stack_logits
 from ..teachers import TeacherRunner
 from .config import LabelConfig
@@ -35,16 +35,6 @@ def error_result(chunk_id: str, e: Bert2dnnError) -> dict[str, Any]:
 
 def result_table(results: list[dict[str, Any]]) -> pa.Table:
     return pa.table({"chunk_id": [r["chunk_id"] for r in results], "stats": [json.dumps(r) for r in results]})
-
-
-def peak_rss_bytes() -> int | None:
-    """This process's peak resident memory so far (None where the OS does not say)."""
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)  # macOS: bytes; Linux: KiB
 
 
 def _fsl(values: np.ndarray) -> pa.FixedSizeListArray:
