@@ -1,5 +1,6 @@
-"""Evaluation: accuracy/AUC of teachers and student on a held-out labeled set, retention
-(student ÷ best teacher) and single-query CPU latency of each. Prints a table, writes JSON."""
+"""Evaluation: accuracy/AUC, log loss and expected calibration error of teachers and student on a
+held-out labeled set, retention (student ÷ best teacher) and single-query CPU latency of each.
+Prints a table, writes JSON."""
 
 from __future__ import annotations
 
@@ -182,14 +183,18 @@ def _int8_student(student, threads: int):
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    head = f"{'model':<26} {'accuracy':>9} {'auc':>7} {'params':>12} {'p50 latency':>12} {'p99 latency':>12}"
+    head = (
+        f"{'model':<26} {'accuracy':>9} {'auc':>7} {'log loss':>9} {'ECE':>6} {'params':>12} "
+        f"{'p50 latency':>12} {'p99 latency':>12}"
+    )
     lines = [f"Evaluation on {summary['test']} ({summary['rows']} rows)", head, "-" * len(head)]
     for r in summary["models"]:
         p50 = f"{r['p50_us']:,.0f} us" if "p50_us" in r else "-"
         p99 = f"{r['p99_us']:,.0f} us" if "p99_us" in r else "-"
         params = f"{r['params']:,}" if "params" in r else "-"
         lines.append(
-            f"{r['model']:<26} {r['accuracy']:>9.4f} {r.get('auc', float('nan')):>7.4f} {params:>12} {p50:>12} {p99:>12}"
+            f"{r['model']:<26} {r['accuracy']:>9.4f} {r.get('auc', float('nan')):>7.4f} "
+            f"{r.get('log_loss', float('nan')):>9.4f} {r.get('ece', float('nan')):>6.3f} {params:>12} {p50:>12} {p99:>12}"
         )
     if "retention" in summary:
         lines.append(

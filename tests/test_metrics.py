@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bert2dnn_ray.metrics import classification_metrics, softmax
+from bert2dnn_ray.metrics import calibration, classification_metrics, softmax
 
 
 def test_softmax_values_and_temperature():
@@ -60,7 +60,7 @@ def test_binary_metrics_hand_computed():
     assert m["auc"] == pytest.approx(8 / 9)
     # F1 of class 1: TP 3, FP 1, FN 0 -> P 3/4, R 1 -> 6/7
     assert m["f1"] == pytest.approx(6 / 7)
-    assert list(m) == ["accuracy", "auc", "f1"]
+    assert list(m) == ["accuracy", "auc", "f1", "log_loss", "ece", "mean_top_prob"]
 
 
 def test_binary_auc_counts_ties_as_half():
@@ -113,6 +113,28 @@ def test_binary_with_one_class_keeps_f1():
 
 def test_perfect_and_empty():
     m = classification_metrics(_probs([0.9, 0.1, 0.8, 0.3]), np.array([1, 0, 1, 0]))
-    assert m == {"accuracy": 1.0, "auc": 1.0, "f1": 1.0}
+    assert {k: m[k] for k in ("accuracy", "auc", "f1")} == {"accuracy": 1.0, "auc": 1.0, "f1": 1.0}
     e = classification_metrics(np.zeros((0, 2)), np.zeros(0, dtype=np.int64))
-    assert all(math.isnan(v) for v in e.values()) and set(e) == {"accuracy", "auc", "f1"}
+    assert all(math.isnan(v) for v in e.values())
+    assert set(e) == {"accuracy", "auc", "f1", "log_loss", "ece", "mean_top_prob"}
+
+
+def test_log_loss_and_expected_calibration_error_by_hand():
+    # top probabilities 0.9 (right), 0.8 (wrong), 0.6 (right), 0.55 (right); 15 bins of width 1/15:
+    # 0.9 -> bin 13, 0.8 -> bin 12, 0.6 and 0.55 -> bin 9 (0.6 * 15 = 9.0, 0.55 * 15 = 8.25 -> bin 8)
+    probs = _probs([0.9, 0.2, 0.6, 0.55])
+    labels = np.array([1, 1, 1, 1])
+    c = calibration(probs, labels)
+    assert c["log_loss"] == pytest.approx(-(np.log(0.9) + np.log(0.2) + np.log(0.6) + np.log(0.55)) / 4)
+    # bins: {0.9: right} |1-0.9|, {0.8: wrong} |0-0.8|, {0.6: right} |1-0.6|, {0.55: right} |1-0.55|
+    assert c["ece"] == pytest.approx((0.1 + 0.8 + 0.4 + 0.45) / 4)
+    assert c["mean_top_prob"] == pytest.approx((0.9 + 0.8 + 0.6 + 0.55) / 4)
+    # two rows in one bin: |mean accuracy - mean confidence| of the bin, weighted by its share
+    c2 = calibration(_probs([0.95, 0.05, 0.3]), np.array([1, 1, 0]))  # tops 0.95 0.95 0.7
+    assert c2["ece"] == pytest.approx(2 / 3 * abs(0.5 - 0.95) + 1 / 3 * abs(1 - 0.7))
+    # a perfect, certain model
+    assert calibration(_probs([1.0, 0.0]), np.array([1, 0])) == {
+        "log_loss": 0.0,
+        "ece": 0.0,
+        "mean_top_prob": 1.0,
+    }

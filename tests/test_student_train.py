@@ -442,6 +442,32 @@ def test_distillation_loss_by_hand():
     torch.testing.assert_close(DistillationLoss()(logits, onehot), hard_ce.mean())
     with pytest.raises(ValueError, match="hard_label_weight"):
         DistillationLoss(1.5)
+    # At temperature T (Hinton et al.): the soft term compares softmax(logits / T) with the
+    # teacher's T-probabilities, times T^2; the gold term stays at T = 1.
+    t = 2.0
+    soft_ce_t = -(soft * torch.log_softmax(logits / t, -1)).sum(-1) * t * t
+    torch.testing.assert_close(DistillationLoss(0.0, t)(logits, soft), soft_ce_t.mean())
+    want_t = torch.where(gold >= 0, (1 - w) * soft_ce_t + w * hard_ce, soft_ce_t).mean()
+    torch.testing.assert_close(DistillationLoss(w, t)(logits, soft, gold), want_t)
+    # Its minimum is the student whose T = 1 logits are the teacher's: logits / T reproduce the
+    # teacher's T-probabilities, so the served softmax(logits) is on the teacher's own scale.
+    teacher_logits = torch.randn(4, 3) * 3
+    soft_t = torch.softmax(teacher_logits / t, -1)
+    x = torch.zeros(4, 3, requires_grad=True)
+    opt = torch.optim.LBFGS([x], max_iter=200)
+
+    def closure():
+        opt.zero_grad()
+        loss = DistillationLoss(0.0, t)(x, soft_t)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    torch.testing.assert_close(
+        torch.softmax(x.detach(), -1), torch.softmax(teacher_logits, -1), atol=1e-3, rtol=0
+    )
+    with pytest.raises(ValueError, match="temperature"):
+        DistillationLoss(0.0, 0.0)
 
 
 def test_sparse_embedding_gradients_are_dense_on_several_gpus():

@@ -155,7 +155,7 @@ def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
         model.load_state_dict(Student.load(c["init_from"]).model.state_dict())
     model.to(device)
     ddp = ray.train.torch.prepare_model(model)
-    loss_fn = DistillationLoss(cfg.hard_label_weight)
+    loss_fn = DistillationLoss(cfg.hard_label_weight, cfg.temperature)
     shard = ray.train.get_dataset_shard("train")
     # A streamed epoch resumed where the driver saw it stop reads only the files left
     # (:mod:`.resume`); otherwise the epoch replays its batches and discards those trained before.
