@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import time
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,34 @@ def print_header(result: dict[str, Any], out: Path) -> None:
         f"  {hw['cpu_model']}, {hw['cores']} cores, torch {hw['torch']}, ray {hw['ray']}, "
         f"load {result['loadavg_at_start'][0]:.2f} -> {hw['loadavg_at_end'][0]:.2f}"
     )
+
+
+def pct(times_ns: list[int]) -> dict[str, float]:
+    """p50 / p90 / p99 / mean in microseconds of timings in nanoseconds."""
+    import numpy as np
+
+    t = np.asarray(times_ns, dtype=np.float64) / 1e3
+    return {
+        "p50_us": round(float(np.percentile(t, 50)), 2),
+        "p90_us": round(float(np.percentile(t, 90)), 2),
+        "p99_us": round(float(np.percentile(t, 99)), 2),
+        "mean_us": round(float(t.mean()), 2),
+        "n": int(t.size),
+    }
+
+
+def time_single(fn, texts: list[str], warm: list[str]) -> dict[str, float]:
+    """``fn`` called on one text at a time: :func:`pct` of the calls over ``texts``, after an
+    untimed pass over ``warm``."""
+    import gc
+
+    for t in warm:
+        fn(t)
+    gc.collect()
+    out = []
+    clock = time.perf_counter_ns
+    for t in texts:
+        t0 = clock()
+        fn(t)
+        out.append(clock() - t0)
+    return pct(out)

@@ -223,6 +223,29 @@ class Featurizer:
         except KeyError:
             return [self._char_ids(w, ns) for w in toks]
 
+    def token_keys(self, text: str) -> np.ndarray:
+        """The 64-bit keys (uint64) of ``text``'s tokens, in order: what word n-gram ids are hashed
+        from (for the compiled one-text path, :mod:`bert2dnn_ray.student.compiled`)."""
+        return self.token_keys_of(tokens(text, self._lower))
+
+    def token_keys_of(self, toks: list[str]) -> np.ndarray:
+        """The 64-bit keys (uint64) of tokens (cached)."""
+        return np.array(self._keys(toks), dtype=np.uint64)
+
+    def word_plan(self) -> dict:
+        """The constants word n-gram ids of the first text are computed from (see the module
+        docstring): buckets, the n-gram sizes and their bases, boundary keys, ``<empty>`` id."""
+        return {
+            "num_buckets": self.num_buckets,
+            "max_features": self._max_features,
+            "boundary_tokens": self._boundary,
+            "word_ngrams": list(self._word_ns),
+            "word_bases": dict(self._wbase_p[_NS_TEXT]),
+            "empty_id": self._empty_id[_NS_TEXT],
+            "bos": _BOS,
+            "eos": _EOS,
+        }
+
     # ----------------------------------------------------------------------------- single text
     def _ns_features(self, toks: list[str], ns: str) -> tuple[list[int], list[int], list[int]]:
         """(word ids, char ids, <empty> ids) of one text in namespace ``ns`` (pure Python)."""

@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
             "student.artifact",
             "student.servable",
             "student.serve",
+            "student.compiled",
             "student.onnx",
         ],
         3,

@@ -116,7 +116,9 @@ def test_pooling_math_by_hand():
 
 
 def test_count_parameters_and_config():
-    net = StudentNet(StudentModelConfig(), 262144)
+    net = StudentNet(StudentModelConfig(), 262144)  # the default: one hidden layer of 64
+    assert count_parameters(net) == 262144 * 64 + (64 * 64 + 64) + (64 * 2 + 2)
+    reference = StudentNet(StudentModelConfig(hidden=[1024, 512, 128, 64]), 262144)  # BERT2DNN's MLP
     expected = (
         262144 * 64
         + (64 * 1024 + 1024)
@@ -125,7 +127,8 @@ def test_count_parameters_and_config():
         + (128 * 64 + 64)
         + (64 * 2 + 2)
     )
-    assert count_parameters(net) == expected
+    assert count_parameters(reference) == expected
+    assert count_parameters(StudentNet(StudentModelConfig(hidden=[]), 4096)) == 4096 * 64 + 64 * 2 + 2
     assert [n for n, _ in net.named_parameters()][:3] == [
         "embedding.weight",
         "hidden.0.weight",
@@ -432,23 +435,88 @@ def test_onnx_corruption(artifact: Path):
 
 
 @pytest.mark.parametrize("pooling", ["sqrtn", "mean", "sum"])
-def test_predict_one_numpy_path_matches_torch(pooling):
+@pytest.mark.parametrize("hidden", [[32, 16], [8, 16], []], ids=["wide", "folded", "linear"])
+def test_predict_one_numpy_path_matches_torch(pooling, hidden):
     """predict_one runs in NumPy: same probabilities as the PyTorch forward_one, every pooling,
-    the empty bag (no features) included."""
+    the empty bag (no features) included; a first layer no wider than the embedding (or the head
+    of a linear student) is folded into the table, a wider one is not."""
     from bert2dnn_ray.student.serve import _NumpyForward
 
-    net = _net(pooling)
+    net = _net(pooling, cfg=MCFG.model_copy(update={"hidden": hidden}))
     s = Student(net, Featurizer(FCFG), LABELS)
     fast = _NumpyForward(net)
+    width = (hidden or [3])[0]
+    assert fast.folded == (width <= MCFG.embedding_dim)
+    assert fast.table.shape == (4096, width if fast.folded else MCFG.embedding_dim)
     for t, p in [*zip(TEXTS, PAIRS), ("", None)]:
         ids = s.featurizer.ids(t, p)
         with torch.no_grad():
             want = torch.softmax(net.forward_one(torch.from_numpy(ids))[0], -1).numpy()
         got = fast(ids)
         assert got.dtype == np.float32 and got.shape == (3,)
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
-        np.testing.assert_allclose(s.predict_one(t, p), want, rtol=0, atol=1e-6)
+        tol = 1e-5 if fast.folded else 1e-6  # folding sums the products in another order
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol)
+        np.testing.assert_allclose(s.predict_one(t, p), want, rtol=0, atol=tol)
     assert fast(np.array([], dtype=np.int64)).sum() == pytest.approx(1.0)
+
+
+WORD_CFGS = [
+    FeaturizerConfig(num_buckets=4096),
+    FeaturizerConfig(num_buckets=1 << 20, word_ngrams=[1, 2, 3], hash_seed=7),
+    FeaturizerConfig(num_buckets=977, word_ngrams=[2, 5], boundary_tokens=False, lowercase=False),
+    FeaturizerConfig(num_buckets=4096, word_ngrams=[3], max_features=4),
+]
+
+
+@pytest.mark.parametrize("fcfg", WORD_CFGS, ids=["default", "trigrams", "no-boundary", "max-features"])
+def test_compiled_path_has_the_featurizers_ids(fcfg):
+    """The compiled one-text path hashes word n-grams itself: the same ids, in the same order, with
+    the same cut and <empty> id as Featurizer.ids, on every kind of text."""
+    from bert2dnn_ray.student import compiled
+    from bert2dnn_ray.student.serve import _NumpyForward
+
+    f = Featurizer(fcfg)
+    c = compiled.CompiledForward(f, _NumpyForward(_net(buckets=fcfg.num_buckets)))
+    texts = [
+        *TEXTS,
+        *PAIRS,
+        "x",
+        "the the the the the the",
+        "ünïcödé wörds",
+        "tab\tand\nnewline",
+        "it 's a charming , often affecting journey . ",
+        "rock'n'roll -- a-b- 'x' ,;:!? A_B",
+        "MiXeD CaSe iPhone-15",
+    ]
+    for t in texts * 2:  # the second pass reads the token caches
+        np.testing.assert_array_equal(c.ids(t), f.ids(t), err_msg=repr(t))
+
+
+@pytest.mark.parametrize("pooling", ["sqrtn", "mean", "sum"])
+@pytest.mark.parametrize("hidden", [[32, 16], [8, 16], []], ids=["wide", "folded", "linear"])
+def test_predict_one_compiled_path_matches_torch(pooling, hidden, monkeypatch):
+    """A bag student over word n-grams serves predict_one compiled: PyTorch's probabilities; a
+    featurizer with char n-grams, a pair, or BERT2DNN_COMPILED=0 keep the NumPy path."""
+    from bert2dnn_ray.student.compiled import CompiledForward
+
+    fcfg = FeaturizerConfig(num_buckets=4096)
+    net = _net(pooling, cfg=MCFG.model_copy(update={"hidden": hidden}))
+    s = Student(net, Featurizer(fcfg), LABELS)
+    for t in [*TEXTS, "x"]:
+        with torch.no_grad():
+            want = torch.softmax(net.forward_one(torch.from_numpy(s.featurizer.ids(t)))[0], -1).numpy()
+        got = s.predict_one(t)
+        assert got.dtype == np.float32 and got.shape == (3,)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    assert isinstance(s._compiled, CompiledForward)
+    with pytest.raises(DataError, match="text must be a string"):
+        s.predict_one(None)  # type: ignore[arg-type]
+    np.testing.assert_allclose(
+        s.predict_one(TEXTS[0], PAIRS[0]), s.predict([TEXTS[0]], [PAIRS[0]])[0], rtol=0, atol=1e-5
+    )
+    assert Student(net, Featurizer(FCFG), LABELS)._build_compiled() is False  # char n-grams
+    monkeypatch.setenv("BERT2DNN_COMPILED", "0")
+    assert Student(net, Featurizer(fcfg), LABELS)._build_compiled() is False
 
 
 # ------------------------------------------------------------------------ cnn / bilstm encoders

@@ -41,6 +41,7 @@ class Student(Servable):
         super().__init__(featurizer, label_names, meta, path)
         self._model = model
         self._fast: _NumpyForward | None = None
+        self._compiled: Any = None  # CompiledForward, or False where the path does not apply
         self._dense_bf16: torch.nn.Module | None = None
 
     @classmethod
@@ -113,12 +114,20 @@ class Student(Servable):
     def predict_one(self, text: str, pair: str | None = None) -> np.ndarray:
         """Class probabilities [K] float32 of one text (or pair): the low-latency path.
 
-        A bag student runs in NumPy on a snapshot of the weights taken at the first call (a handful
-        of vector ops: no per-op framework dispatch), so a served student is read-only; a cnn or
-        bilstm student runs in PyTorch (its ONNX export, :class:`OnnxStudent`, is quicker). Equal to
-        ``predict([text])[0]`` up to float rounding (tested). For a one-thread server set
+        A bag student over word n-grams runs compiled (:mod:`.compiled`, numba: featurization,
+        bag, dense layers and softmax in one native call; the first call compiles, about 2 s, then
+        numba's on-disk cache serves later processes); other bag students, or a text pair, run in
+        NumPy (a handful of vector ops); both use a snapshot of the weights taken at the first call,
+        so a served student is read-only. A cnn or bilstm student runs in PyTorch (its ONNX export,
+        :class:`OnnxStudent`, is quicker). Equal to ``predict([text])[0]`` up to float rounding
+        (tested). ``BERT2DNN_COMPILED=0`` keeps the NumPy path. For a one-thread server set
         ``OMP_NUM_THREADS=1`` (NumPy's BLAS) as well as ``torch.set_num_threads(1)``.
         """
+        if pair is None and self._compiled is not False:
+            if self._compiled is None:
+                self._compiled = self._build_compiled()
+            if self._compiled is not False and isinstance(text, str):
+                return self._compiled(text)
         ids = self._featurizer.ids(text, pair)
         if self._model.reads_in_order:  # a cnn / bilstm student: PyTorch (OnnxStudent is faster)
             with torch.inference_mode():
@@ -126,6 +135,17 @@ class Student(Servable):
         if self._fast is None:
             self._fast = _NumpyForward(self._model)
         return self._fast(ids)
+
+    def _build_compiled(self) -> Any:
+        from . import compiled
+
+        if os.environ.get("BERT2DNN_COMPILED", "1") == "0" or not compiled.supports(
+            self._featurizer, self._model
+        ):
+            return False
+        if self._fast is None:
+            self._fast = _NumpyForward(self._model)
+        return compiled.CompiledForward(self._featurizer, self._fast)
 
     # ------------------------------------------------------------------------------------- ONNX
     def export_onnx(self, path: str | os.PathLike | None = None, opset: int = ONNX_OPSET) -> Path:
@@ -162,32 +182,56 @@ def _copy_linear(m: torch.nn.Linear, dtype: torch.dtype) -> torch.nn.Linear:
 
 class _NumpyForward:
     """``StudentNet.forward_one`` + softmax in NumPy: bag sum, pooling scale, [x @ W + b, ReLU]*,
-    head, softmax. Weights are copied once into contiguous float32 arrays laid out for ``x @ W``."""
+    head, softmax. Weights are copied once into contiguous float32 arrays laid out for ``x @ W``.
+
+    The bag and the first dense layer (the head, for a student without hidden layers) are linear,
+    so where that layer is no wider than the embedding its weights are folded into the table:
+    ``F = E @ W`` ([buckets, width], no larger than the copy of ``E`` it replaces), and a text costs
+    one gather-and-sum of ``F`` rows instead of a gather of ``E`` rows and a matrix-vector product.
+    A linear student (``hidden: []``) is then a table of per-feature logits, as fastText is."""
 
     def __init__(self, model: StudentNet):
         def weights(m: torch.nn.Linear) -> tuple[np.ndarray, np.ndarray]:
             w, b = m.weight.detach().float().numpy(), m.bias.detach().float().numpy()
             return np.ascontiguousarray(w.T), b.copy()
 
-        self.embedding = model.embedding.weight.detach().float().numpy().copy()
-        self.layers = [weights(m) for m in model.hidden]
-        self.head = weights(model.head)
+        embedding = model.embedding.weight.detach().float().numpy()
+        layers = [weights(m) for m in model.hidden] + [weights(model.head)]
+        w0, b0 = layers[0]
+        self.folded = w0.shape[1] <= embedding.shape[1]
+        if self.folded:
+            self.table = np.ascontiguousarray(embedding @ w0)
+            self.first_bias = b0
+            layers = layers[1:]
+        else:
+            self.table = embedding.copy()
+            self.first_bias = None
+        self.layers, self.head = layers[:-1], layers[-1] if layers else None
         self.pooling = model.pooling
 
     def __call__(self, ids: np.ndarray) -> np.ndarray:
-        x = self.embedding.take(ids, axis=0).sum(axis=0)
+        x = self.table.take(ids, axis=0).sum(axis=0)
         n = max(len(ids), 1)
         if self.pooling == "sqrtn":
             x /= np.float32(math.sqrt(n))
         elif self.pooling == "mean":
             x /= np.float32(n)
+        if self.first_bias is not None:
+            x += self.first_bias
+            if self.head is None:  # the folded layer was the head
+                return _softmax_inplace(x)
+            np.maximum(x, 0, out=x)
         for w, b in self.layers:
             x = x @ w
             x += b
             np.maximum(x, 0, out=x)
         y = x @ self.head[0]
         y += self.head[1]
-        y -= y.max()
-        np.exp(y, out=y)
-        y /= y.sum()
-        return y
+        return _softmax_inplace(y)
+
+
+def _softmax_inplace(y: np.ndarray) -> np.ndarray:
+    y -= y.max()
+    np.exp(y, out=y)
+    y /= y.sum()
+    return y
