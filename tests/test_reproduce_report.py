@@ -150,6 +150,18 @@ def test_report_tables_and_plots(tmp_path):
             {"model": "teachers:stacked(mean)", "kind": "stacked", "accuracy": 0.905, "auc": 0.96},
         ],
         "students": students,
+        "peers": [
+            {
+                "id": "fasttext_teacher_argmax",
+                "desc": "fastText ← teachers' argmax",
+                "accuracy": 0.85,
+                "p50_us": 9.5,
+                "train_seconds": 4.5,
+                "train_rows": 150_000,
+                "seeds": [0, 1, 2],
+                "accuracy_seeds": [0.84, 0.85, 0.86],
+            }
+        ],
         "test_rows": 500,
         "timings": {"finetune_s": 1.0, "label_s": 2.0, "students_s": 3.0, "total_s": 6.0},
         "hardware": {
@@ -165,6 +177,8 @@ def test_report_tables_and_plots(tmp_path):
     assert "| stacked T=2 | 0.8820 | 0.9400 | 98.0% | 70,000,000 | 160 µs | 0.8810 | 41 µs | 150,000 |" in md
     assert "| gold only | 0.8000 | 0.8800 | 88.9% | 70,000,000 | 150 µs | - | - | 60,614 |" in md
     assert md.index("| 10,000 | 0.8300") < md.index("| 150,000 | 0.8820")  # curve sorted by size
+    assert "| fastText ← teachers' argmax | 0.8500 | 94.4% | 9.5 µs | 4.5 | 150,000 |" in md
+    assert "accuracy is the mean over seeds 0, 1, 2" in md
     for png in ("sst2_imdb_transfer_curve.png", "sst2_imdb_latency_accuracy.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "sst2_imdb.json").exists()
@@ -323,3 +337,44 @@ def test_report_only_without_numbers_is_a_one_line_error(tmp_path, capsys):
         err
         == f"reproduce: error: --report-only: {tmp_path}/sst2_imdb.json does not exist (a finished run writes it)"
     )
+
+
+def test_fasttext_peers_train_on_exactly_the_students_rows(tmp_path):
+    """The fastText peers: hard labels of the first max_rows transfer rows in part order, soft labels
+    by sampling (each copy's label drawn from the row's probabilities), scored on the test set."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from bert2dnn_ray.io import write_json
+    from recipes.sst2_imdb import peers
+
+    # sampling follows the probabilities
+    drawn = peers.sampled_labels(np.array([[1.0, 0.0], [0.0, 1.0], [0.3, 0.7]]), 4000, seed=0).reshape(3, -1)
+    assert drawn[0].max() == 0 and drawn[1].min() == 1 and abs(drawn[2].mean() - 0.7) < 0.03
+
+    # a soft-label set of two parts: "good" texts are positive, "bad" negative
+    soft = tmp_path / "soft"
+    (soft / "data").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    names = []
+    for part in range(2):
+        y = rng.integers(0, 2, 300)
+        texts = [f"{'good great' if v else 'bad awful'} film {i}" for i, v in enumerate(y)]
+        p1 = np.where(y == 1, 0.9, 0.1).astype(np.float32)
+        col = pa.array(list(np.stack([1 - p1, p1], 1)), type=pa.list_(pa.float32(), 2))
+        names.append(f"data/part-{part}.parquet")
+        pq.write_table(pa.table({"text": texts, "stacked_probs_t1": col}), soft / names[-1])
+    write_json(soft / "manifest.json", {"files": names})
+    texts, probs = peers.transfer_rows(str(soft), max_rows=450)
+    assert len(texts) == 450 and texts[:300] == pq.read_table(soft / names[0])["text"].to_pylist()
+    assert probs.shape == (450, 2)
+
+    test = (["good great film", "bad awful film", "a good film", "an awful film"], np.array([1, 0, 1, 0]))
+    gold = (["good great film", "bad awful film"] * 50, np.array([1, 0] * 50))
+    rows = peers.fasttext_peers(gold, (texts, probs), test, seed=0, work=tmp_path / "ft", copies=3)
+    assert [r["id"] for r in rows] == ["fasttext_gold", "fasttext_teacher_argmax", "fasttext_teacher_sampled"]
+    assert [r["train_rows"] for r in rows] == [100, 450, 1350]
+    for r in rows:
+        assert r["accuracy"] == 1.0 and r["p50_us"] > 0 and r["train_seconds"] >= 0
+    assert not list((tmp_path / "ft").iterdir())  # training files are removed

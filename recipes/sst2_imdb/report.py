@@ -260,6 +260,22 @@ def write_report(result: dict[str, Any], out: Path) -> None:
         lines.append(fmt_row(name, r))
     for s in table:
         lines.append(fmt_row(s["desc"], s, s["train_rows"]))
+    peers = result.get("peers") or []
+    if peers:
+        lines += [
+            "",
+            "The peer a practitioner would pick instead: fastText (`recipes/sst2_imdb/peers.py`: dim 64, "
+            "word bigrams, one thread), on the same labels and test set; accuracy is the mean over seeds "
+            f"{', '.join(map(str, peers[0]['seeds']))}; one text through its Python binding, p50.",
+            "",
+            "| peer | accuracy | retention | p50 latency | train seconds | train rows |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for p in peers:
+            lines.append(
+                f"| {p['desc']} | {p['accuracy']:.4f} | {p['accuracy'] / best['accuracy']:.1%} | "
+                f"{p['p50_us']:,.1f} µs | {p['train_seconds']:,.1f} | {p['train_rows']:,} |"
+            )
     for para in (
         _word_order_line(table),
         *_seed_spread(table, repeats, best["accuracy"], result["teachers"], n_test),
@@ -348,15 +364,19 @@ def write_report(result: dict[str, Any], out: Path) -> None:
     for (x, y), names in _label_groups(table).items():
         more = f" (+{len(names) - 1})" if len(names) > 1 else ""
         ax.annotate(f" {names[0]}{more}", (x, y), fontsize=7, va="center")
-    q = [s for s in table if "int8_p50_us" in s]
-    if q:
-        ax.scatter(
-            [s["int8_p50_us"] for s in q],
-            [s["int8_accuracy"] for s in q],
-            marker="^",
-            color="C2",
-            label="student, int8 ONNX",
-        )
+    more = [  # (points, marker, colour, legend)
+        (
+            [(s["int8_p50_us"], s["int8_accuracy"]) for s in table if "int8_p50_us" in s],
+            "^",
+            "C2",
+            "student, int8 ONNX",
+        ),
+        ([(p["p50_us"], p["accuracy"]) for p in peers], "x", "C3", "fastText (peer)"),
+    ]
+    for pts, marker, colour, legend in more:
+        if pts:
+            ax.scatter(*zip(*pts), marker=marker, color=colour, label=legend)
+    if any(pts for pts, *_ in more):
         ax.legend(fontsize=8, loc="lower right")
     _save_plot(
         ax,

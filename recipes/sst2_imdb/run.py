@@ -275,6 +275,11 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
             }
         )
     timings["students_s"] = time.perf_counter() - t0
+
+    # 5. The peers: fastText on the gold labels and on the teachers' labels of the bag's rows.
+    t0 = time.perf_counter()
+    peer_rows = _peers(cfg, run_dir, paths)
+    timings["peers_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
     result = {
         "config": cfg.model_dump(),
@@ -298,6 +303,7 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
         "teachers": teacher_rows,
         "test_rows": ev_t.get("rows"),
         "students": students,
+        "peers": peer_rows,
         "timings": timings,
         "recorded_seconds": recorded,
         "hardware": {
@@ -308,6 +314,52 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
     }
     write_report(result, Path(cfg.report_dir))
     return result
+
+
+def _peers(cfg: ReproduceConfig, run_dir: Path, paths: dict[str, str]) -> list[dict[str, Any]]:
+    """fastText peers (:mod:`.peers`) for the table's seed and the seed repeats: one row per peer,
+    accuracy averaged over the seeds. Reused from ``eval/peers.json`` while its settings and the
+    transfer set's labels are unchanged."""
+    import numpy as np
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from bert2dnn_ray.softlabels import read_manifest
+
+    from . import peers
+
+    seeds = list(dict.fromkeys([int(cfg.student.get("seed", 0)), *cfg.seed_repeats]))
+    soft = str(run_dir / "soft_transfer")
+    made_from = {"fasttext": peers.FASTTEXT, "seeds": seeds, "transfer": read_manifest(soft)["files"]}
+    cache = run_dir / "eval" / "peers.json"
+    if cache.exists() and (old := read_json(cache)).get("made_from") == made_from:
+        return old["peers"]
+    sst = pq.read_table(paths["sst2_train"], columns=["text", "label"])
+    gold = (sst["text"].to_pylist(), np.asarray(sst["label"]))
+    t = pacsv.read_csv(paths["test"], parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False))
+    test = (t["sentence"].to_pylist(), np.asarray(t["label"]))
+    transfer = peers.transfer_rows(soft)
+    runs = [
+        r for seed in seeds for r in peers.fasttext_peers(gold, transfer, test, seed, run_dir / "fasttext")
+    ]
+    rows = []
+    for pid in dict.fromkeys(r["id"] for r in runs):
+        rs = [r for r in runs if r["id"] == pid]
+        rows.append(
+            {
+                "id": pid,
+                "desc": rs[0]["desc"],
+                "accuracy": float(np.mean([r["accuracy"] for r in rs])),
+                "p50_us": float(np.median([r["p50_us"] for r in rs])),
+                "train_seconds": float(np.mean([r["train_seconds"] for r in rs])),
+                "train_rows": rs[0]["train_rows"],
+                "seeds": seeds,
+                "accuracy_seeds": [r["accuracy"] for r in rs],
+            }
+        )
+        log("reproduce", f"peer {pid}: accuracy {rows[-1]['accuracy']:.4f}, p50 {rows[-1]['p50_us']:.1f} us")
+    write_json(cache, {"made_from": made_from, "peers": rows})
+    return rows
 
 
 def _epoch_seconds(metrics: dict[str, Any]) -> float | None:
