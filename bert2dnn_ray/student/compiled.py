@@ -1,12 +1,13 @@
 """The compiled one-text path of a bag student: word n-gram ids, bag, dense layers and softmax in one
 machine-code call (numba), the default behind ``Student.predict_one``.
 
-Python does what it is quick at: ``tokens(text)`` and a dict lookup per token for its 64-bit key
-(:meth:`Featurizer.token_keys`). One call to :func:`_forward` then does the rest: the word n-gram
-ids exactly as :meth:`Featurizer.ids` computes them (same polynomial hash mod 2^64, same fmix64,
-same order, same ``max_features`` cut, the ``<empty>`` id when there is nothing else), the pooled
-bag of table rows, the dense layers with ReLU, the head and the softmax. Per text that is one
-Python-to-native dispatch instead of a dozen NumPy calls.
+Python does what it is quick at: splitting the text and one dict lookup per whitespace-free chunk
+for the 64-bit keys of its tokens (per token where the text needs normalising first;
+:meth:`Featurizer.token_keys` computes them). One call to :func:`_forward` then does the rest: the
+word n-gram ids exactly as :meth:`Featurizer.ids` computes them (same polynomial hash mod 2^64,
+same fmix64, same order, same ``max_features`` cut, the ``<empty>`` id when there is nothing
+else), the pooled bag of table rows, the dense layers with ReLU, the head and the softmax. Per
+text that is one Python-to-native dispatch instead of a dozen NumPy calls.
 
 It covers the bag students whose featurizer has word n-grams only and no pair (the library's
 default shape); anything else (character n-grams, text pairs, cnn / bilstm encoders) keeps the
@@ -21,6 +22,7 @@ import sys
 
 import numpy as np
 
+from ..featurizer import _C1, _C2, _P  # the featurizer's hash constants: the same ids
 from ..tokens import tokens
 
 try:  # an optional accelerator: without it, predict_one runs in NumPy
@@ -31,13 +33,6 @@ except ImportError:  # pragma: no cover - numba is a dependency; this is the fal
 # consts layout (uint64): [nb, max_features, boundary, pooling, empty_id, bos, eos, n_layers,
 #                          first_bias (0/1), head_folded (0/1), n_wns, wns..., wbase_p[1..5], dims...]
 _POOLING = {"sqrtn": 0, "mean": 1, "sum": 2}
-_P = 0x9E3779B97F4A7C15
-_C1 = 0xFF51AFD7ED558CCD
-_C2 = 0xC4CEB9FE1A85EC53
-
-
-def available() -> bool:
-    return numba is not None
 
 
 def supports(featurizer, model) -> bool:
