@@ -6,9 +6,9 @@ of the same transfer rows, scored on SST-2 test (GLUE SST-2 dev) -> ``--out`` JS
    soft labels at T = 1 and 2.
 2. For each ``--hidden`` (comma-separated widths; ``""`` = no hidden layer, a linear student;
    ``:64`` for a 64-dim embedding) and each ``--seeds``: a bag student (the recipe's settings: a
-   2^20 x 128 bag of word uni+bigrams,
-   Adagrad 0.01, batch 128, 3 epochs, T = 2, distillation loss of ``student/loss.py``), scored
-   for accuracy, log loss and ECE, and timed with ``predict_one`` (one thread).
+   2^20 x 128 bag of word uni+bigrams, Adagrad 0.01, batch 128, ``--epochs`` 3, ``--temperature``
+   2, the distillation loss of ``student/loss.py``), scored for accuracy, log loss and ECE, and
+   timed with ``predict_one`` (one thread).
 3. fastText (``fasttext-numpy2``, dim 64, wordNgrams 2, 5 epochs, one thread, each seed) on:
    the gold SST-2 train labels; the teacher's hard labels (argmax) of exactly the transfer rows the
    students use; and the soft labels by sampling (each row ``--sampled-copies`` times, each copy's
@@ -120,6 +120,9 @@ def student_row(args, work: Path, soft: str, hidden: list[int], emb: int, seed: 
     from bert2dnn_ray.student import Student, train
 
     key = ("x".join(map(str, hidden)) or "linear") + ("" if emb == 128 else f"_e{emb}")
+    key += ("" if args.temperature == 2.0 else f"_t{args.temperature:g}") + (
+        "" if args.epochs == 3 else f"_ep{args.epochs}"
+    )
     out = work / "students" / f"{key}_seed{seed}"
     data = Path(args.data)
     cfg = train.TrainConfig.model_validate(
@@ -127,8 +130,8 @@ def student_row(args, work: Path, soft: str, hidden: list[int], emb: int, seed: 
             "soft_labels": soft,
             "columns": {"text": "text"},
             "target": "stacked",
-            "temperature": 2.0,
-            "epochs": 3,
+            "temperature": args.temperature,
+            "epochs": args.epochs,
             "batch_size": 128,
             "num_workers": 1,
             "learning_rate": 0.01,
@@ -239,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         help="students: comma-separated widths ('' = linear), ':E' for an embedding of E (default 128)",
     )
     ap.add_argument("--sampled-copies", type=int, default=4)
+    ap.add_argument("--temperature", type=float, default=2.0, help="the students' distillation T")
+    ap.add_argument("--epochs", type=int, default=3, help="the students' epochs")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/student_vs_fasttext.json"))
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
