@@ -115,6 +115,36 @@ def make_dirs(uri: str, what: str = "output directory") -> None:
         raise DataError(f"{uri}: the {what} is not writable")
 
 
+def list_files(d: str, suffix: str = ".parquet") -> list[str]:
+    """The files under directory ``d`` (recursively) ending in ``suffix``, sorted, as paths or URIs;
+    hidden and temp files are left out; [] when ``d`` does not exist."""
+    fs, path = filesystem(d)
+    infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    scheme = d.split("://", 1)[0] + "://" if "://" in d else ""
+    return sorted(
+        scheme + i.path
+        for i in infos
+        if i.type == pafs.FileType.File
+        and i.path.endswith(suffix)
+        and not posixpath.basename(i.path).startswith(".")
+    )
+
+
+def parquet_rows(files: list[str], column: str | None = None) -> int:
+    """Rows of Parquet files (from their metadata), or the sum of one numeric column."""
+    import pyarrow.compute as pc
+
+    total = 0
+    for f in files:
+        fs, p = filesystem(f)
+        with fs.open_input_file(p) as fh:
+            if column is None:
+                total += pq.ParquetFile(fh).metadata.num_rows
+            else:
+                total += int(pc.sum(pq.read_table(fh, columns=[column])[column]).as_py() or 0)
+    return total
+
+
 def exists(uri: str) -> bool:
     fs, path = filesystem(uri)
     return fs.get_file_info(path).type != pafs.FileType.NotFound

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import yaml
+from label_jobs import sigkill_label_job
 
 from bert2dnn_ray import label
 from bert2dnn_ray.errors import ConfigError, DataError
@@ -198,28 +196,8 @@ def test_label_resume_after_sigkill_matches_uninterrupted_run(session_address, t
 
     out = tmp_path / "killed"
     cfg = _cfg(tmp_path / "u.txt", out, [("t", teacher)], chunk_rows=1000, num_actors=1)
-    cfg_file = tmp_path / "label.yaml"
-    cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
-    # The job's driver joins the session's cluster, as a Ray Job's driver does; SIGKILL of it
-    # takes its actor pool down with it (Ray ends the actors of a dead owner).
-    env = {**os.environ, "RAY_ADDRESS": session_address, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bert2dnn_ray", "label", "--config", str(cfg_file)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
     chunks = out / "_chunks"
-    deadline = time.time() + 180
-    try:
-        while time.time() < deadline and not (chunks.exists() and any(chunks.glob("*.json"))):
-            time.sleep(0.05)
-            assert proc.poll() is None, "labeling ended before it could be killed"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
+    sigkill_label_job(cfg, tmp_path, session_address, chunks)
     done_before = len(list(chunks.glob("*.json")))
     assert 0 < done_before < 8
     assert not (out / "manifest.json").exists()

@@ -40,6 +40,12 @@ class LabelConfig(Strict):
         description="none: label every row; distinct: label each distinct text once, one output row per distinct "
         "text with its count; join: label each distinct text once and join the labels back to every row",
     )
+    store: str | None = Field(
+        None,
+        description="label store (a directory or s3:// / gs:// URI) kept across runs: a text (and pair) that the "
+        "same teachers with the same settings labeled before is copied from it, not labeled again; this run's new "
+        "labels are added to it. Needs dedup: distinct or join",
+    )
     dedup_partitions: int | Literal["auto"] = Field(
         "auto",
         description="hash partitions of de-duplication's shuffles (auto: about one per million input rows)",

@@ -40,7 +40,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -48,7 +47,9 @@ from .. import io, softlabels
 from ..errors import Bert2dnnError
 from ..progress import log
 from ..runtime import init_ray
+from . import store as label_store
 from .config import LabelConfig
+from .lease import Lease
 from .manifest import commit_manifest, summarize
 from .plan import chunks_of, load_or_make
 from .pool import label_chunks, raise_reported, read_options
@@ -109,35 +110,9 @@ def _clear_errors(cfg: LabelConfig) -> None:
 
 def _raise_errors(cfg: LabelConfig) -> None:
     """Raise the first user-facing error a read task of the last phase reported."""
-    errors = _files(io.join(cfg.output_dir, ERRORS), ".json")
+    errors = io.list_files(io.join(cfg.output_dir, ERRORS), ".json")
     if errors:
         raise_reported(io.read_json(errors[0]))
-
-
-def _files(d: str, suffix: str = ".parquet") -> list[str]:
-    fs, path = io.filesystem(d)
-    infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
-    scheme = d.split("://", 1)[0] + "://" if "://" in d else ""
-    return sorted(
-        scheme + i.path
-        for i in infos
-        if i.type == pafs.FileType.File
-        and i.path.endswith(suffix)
-        and not posixpath.basename(i.path).startswith(".")
-    )
-
-
-def _rows(files: list[str], column: str | None = None) -> int:
-    """Rows of Parquet files (metadata), or the sum of one integer column."""
-    total = 0
-    for f in files:
-        fs, p = io.filesystem(f)
-        with fs.open_input_file(p) as fh:
-            if column is None:
-                total += pq.ParquetFile(fh).metadata.num_rows
-            else:
-                total += int(pc.sum(pq.read_table(fh, columns=[column])[column]).as_py() or 0)
-    return total
 
 
 def partitions(cfg: LabelConfig, plan: dict[str, Any]) -> int:
@@ -158,12 +133,12 @@ def _distinct(cfg: LabelConfig, plan: dict[str, Any], parts: int) -> dict[str, A
     grouped = rows.groupby([KEY, *cfg.columns.texts], num_partitions=parts).count()
     grouped.rename_columns({"count()": "count"}).write_parquet(io.join(cfg.output_dir, rel))
     _raise_errors(cfg)
-    files = _files(io.join(cfg.output_dir, rel))
+    files = io.list_files(io.join(cfg.output_dir, rel))
     info = {
         "dir": rel,
         "files": [posixpath.basename(f) for f in files],
-        "distinct_rows": _rows(files),
-        "valid_rows": _rows(files, "count"),
+        "distinct_rows": io.parquet_rows(files),
+        "valid_rows": io.parquet_rows(files, "count"),
         "partitions": parts,
         "seconds": round(time.perf_counter() - t0, 3),
     }
@@ -189,13 +164,13 @@ def _join(cfg: LabelConfig, plan: dict[str, Any], label_files: list[str], parts:
     rel = f"{softlabels.DATA_DIR}/join-{uuid.uuid4().hex[:12]}"
     joined.drop_columns([KEY]).write_parquet(io.join(cfg.output_dir, rel))
     _raise_errors(cfg)
-    return [f"{rel}/{posixpath.basename(f)}" for f in _files(io.join(cfg.output_dir, rel))]
+    return [f"{rel}/{posixpath.basename(f)}" for f in io.list_files(io.join(cfg.output_dir, rel))]
 
 
 def _quarantine(cfg: LabelConfig) -> tuple[int, dict[str, int]]:
     """Rows set aside by the read tasks, and their reasons (from the quarantine files)."""
     reasons: Counter = Counter()
-    for f in _files(io.join(cfg.output_dir, softlabels.QUARANTINE_DIR)):
+    for f in io.list_files(io.join(cfg.output_dir, softlabels.QUARANTINE_DIR)):
         fs, p = io.filesystem(f)
         with fs.open_input_file(p) as fh:
             col = pq.read_table(fh, columns=[softlabels.REASON])[softlabels.REASON]
@@ -205,7 +180,14 @@ def _quarantine(cfg: LabelConfig) -> tuple[int, dict[str, int]]:
 
 def _remove_stale(cfg: LabelConfig, keep: set[str]) -> None:
     """Attempt directories of the shuffle phases that the output does not use (killed attempts)."""
-    for parent, prefix in (("_dedup", "distinct-"), (softlabels.DATA_DIR, "join-")):
+    stale = (
+        ("_dedup", "distinct-"),
+        ("_dedup", "reuse-"),
+        ("_dedup", "reused-"),
+        (softlabels.DATA_DIR, "join-"),
+        (softlabels.DATA_DIR, "reused-"),
+    )
+    for parent, prefix in stale:
         fs, path = io.filesystem(io.join(cfg.output_dir, parent))
         for info in fs.get_file_info(pafs.FileSelector(path, allow_not_found=True)):
             name = posixpath.basename(info.path)
@@ -218,18 +200,41 @@ def _remove_stale(cfg: LabelConfig, keep: set[str]) -> None:
 
 
 def run(cfg: LabelConfig, plan: dict[str, Any], stacker: dict[str, Any]) -> dict[str, Any]:
-    """Label ``plan``'s input with dedup (see the module docstring); returns the manifest."""
+    """Label ``plan``'s input with dedup (see the module docstring), reusing the labels of
+    ``label.store`` when it is set (:mod:`.store`); returns the manifest."""
     t0 = time.perf_counter()
     init_ray(cfg.address)
     parts = partitions(cfg, plan)
     log("label", f"dedup ({cfg.dedup}): {len(plan['units'])} read units, {parts} hash partitions")
     distinct = _distinct(cfg, plan, parts)
+    if cfg.store is None:
+        return _finish(cfg, plan, stacker, parts, distinct, None, t0)
+    fp, record = label_store.fingerprint(cfg, stacker)
+    st = label_store.Store(cfg.store, fp)
+    st.init(record)
+    with Lease(st.dir, "label store"):
+        hits_parent = softlabels.DATA_DIR if cfg.dedup == "distinct" else "_dedup"
+        reuse = label_store.lookup(cfg, st, distinct, parts, hits_parent)
+        return _finish(cfg, plan, stacker, parts, distinct, (st, reuse), t0)
 
-    # 2. label the distinct texts
-    label_dir = cfg.output_dir if cfg.dedup == "distinct" else io.join(cfg.output_dir, "_dedup", "labels")
+
+def _label_distinct(
+    cfg: LabelConfig, plan: dict[str, Any], stacker: dict[str, Any], input_rel: str | None, label_dir: str
+) -> dict[str, Any]:
+    """Phase 2: label the distinct texts under ``input_rel`` (None: there are none to label)."""
+    if input_rel is None:
+        return {
+            "labeled_rows": 0,
+            "truncated_rows": 0,
+            "files": [],
+            "teachers": {t.name: t.model_dump() for t in cfg.teachers},
+            "labeling_wall_seconds": 0.0,
+            "actor_peak_rss_bytes": None,
+            "stacking": {k: v for k, v in stacker.items() if k not in ("coef", "intercept")},
+        }
     dcfg = cfg.model_copy(
         update={
-            "input": io.join(cfg.output_dir, distinct["dir"]),
+            "input": io.join(cfg.output_dir, input_rel),
             "output_dir": label_dir,
             "columns": cfg.columns.model_copy(update={"id": KEY}),
             "keep_columns": [*cfg.keep_columns, "count"]
@@ -241,9 +246,54 @@ def run(cfg: LabelConfig, plan: dict[str, Any], stacker: dict[str, Any]) -> dict
     )
     dplan = load_or_make(dcfg, 0)
     done = label_chunks(dcfg, dplan, stacker)
-    lab = summarize(dcfg, chunks_of(dplan), stacker, 0.0, done)
+    return summarize(dcfg, chunks_of(dplan), stacker, 0.0, done)
+
+
+def _reuse_record(
+    reuse: dict[str, Any], st: label_store.Store, lab: dict[str, Any], valid: int
+) -> dict[str, Any]:
+    """The manifest's ``reuse`` section: what came from the store, what the teachers labeled, and
+    the teacher time that saved (reused texts x teacher seconds per labeled text, this run's or,
+    when it labeled none, the store's)."""
+    wall = lab.get("labeling_wall_seconds") or 0.0
+    labeled = lab["labeled_rows"]
+    rate = wall / labeled if labeled and wall else st.teacher_seconds_per_row()
+    total = reuse["hit_rows"] + labeled
+    return {
+        "store": st.dir,
+        "fingerprint": st.fp,
+        "store_rows_before": reuse["store_rows"],
+        "reused_distinct": reuse["hit_rows"],
+        "labeled_distinct": labeled,
+        "reused_fraction": reuse["hit_rows"] / total if total else 0.0,
+        "reused_rows": reuse["hit_input_rows"],
+        "labeled_input_rows": valid - reuse["hit_input_rows"],
+        "teacher_seconds": round(wall, 3),
+        "teacher_seconds_saved": None if rate is None else round(rate * reuse["hit_rows"], 3),
+        "lookup_seconds": reuse["seconds"],
+    }
+
+
+def _finish(
+    cfg: LabelConfig,
+    plan: dict[str, Any],
+    stacker: dict[str, Any],
+    parts: int,
+    distinct: dict[str, Any],
+    reused: tuple[label_store.Store, dict[str, Any]] | None,
+    t0: float,
+) -> dict[str, Any]:
+    """Phases 2 and 3: label what is left to label, add it to the store, write the output."""
+    label_dir = cfg.output_dir if cfg.dedup == "distinct" else io.join(cfg.output_dir, "_dedup", "labels")
+    st, reuse = reused if reused is not None else (None, None)
+    lab = _label_distinct(cfg, plan, stacker, reuse["misses_dir"] if reuse else distinct["dir"], label_dir)
+    hit_files: list[str] = reuse["hits_files"] if reuse else []
+    if st is not None:
+        files = [io.join(label_dir, f) for f in lab["files"]]
+        st.commit(cfg, reuse, files, parts, lab.get("labeling_wall_seconds"))
     quarantined, reasons = _quarantine(cfg)
-    valid, distinct_rows = distinct["valid_rows"], lab["labeled_rows"]
+    valid = distinct["valid_rows"]
+    distinct_rows = lab["labeled_rows"] + (reuse["hit_rows"] if reuse else 0)
     base = {
         "input": cfg.input,
         "chunks": len(chunks_of(plan)),
@@ -262,18 +312,23 @@ def run(cfg: LabelConfig, plan: dict[str, Any], stacker: dict[str, Any]) -> dict
         "stacking": lab["stacking"],
         "columns": cfg.columns.model_dump(),
     }
-    keep = {distinct["dir"]}
+    if st is not None:
+        base["reuse"] = _reuse_record(reuse, st, lab, valid)
+    keep = {distinct["dir"]} | {posixpath.dirname(f) for f in hit_files}
+    if reuse and reuse["misses_dir"]:
+        keep.add(posixpath.dirname(reuse["misses_dir"]))
     if cfg.dedup == "distinct":
         manifest = {
             **base,
             "labeled_rows": distinct_rows,
-            "truncated_rows": lab["truncated_rows"],
-            "files": lab["files"],
+            "truncated_rows": lab["truncated_rows"] + (reuse["hit_truncated"] if reuse else 0),
+            "files": lab["files"] + hit_files,
         }
     else:
         # 3. join the labels back to every row
-        files = _join(cfg, plan, [io.join(label_dir, f) for f in lab["files"]], parts)
-        rows = _rows([io.join(cfg.output_dir, f) for f in files])
+        label_files = [io.join(label_dir, f) for f in lab["files"]]
+        files = _join(cfg, plan, label_files + [io.join(cfg.output_dir, f) for f in hit_files], parts)
+        rows = io.parquet_rows([io.join(cfg.output_dir, f) for f in files])
         if rows != valid:
             raise RuntimeError(
                 f"label: the join wrote {rows} rows for {valid} input rows; run again to redo it"
@@ -283,10 +338,17 @@ def run(cfg: LabelConfig, plan: dict[str, Any], stacker: dict[str, Any]) -> dict
     manifest["label_seconds_this_run"] = time.perf_counter() - t0
     _remove_stale(cfg, keep)
     manifest = commit_manifest(cfg, manifest)
+    reused_msg = ""
+    if st is not None:
+        r = manifest["reuse"]
+        reused_msg = (
+            f"; {r['reused_distinct']:,} reused from the label store, {r['labeled_distinct']:,} labeled "
+            f"(about {r['teacher_seconds_saved'] or 0:,.1f} teacher seconds saved)"
+        )
     log(
         "label",
         f"dedup ({cfg.dedup}): {manifest['input_rows']} input rows, {quarantined} quarantined, "
-        f"{distinct_rows} distinct texts labeled (dedup ratio {manifest['dedup_ratio']:.1%}); "
+        f"{distinct_rows} distinct texts (dedup ratio {manifest['dedup_ratio']:.1%}){reused_msg}; "
         f"{manifest['labeled_rows']} output rows -> {cfg.output_dir}",
     )
     return manifest

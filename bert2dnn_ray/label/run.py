@@ -49,6 +49,11 @@ def validate(cfg: LabelConfig) -> int:
         raise ConfigError("label.output_dir is required")
     if not cfg.teachers:
         raise ConfigError("label.teachers: at least one teacher is required")
+    if cfg.store and cfg.dedup == "none":
+        raise ConfigError(
+            "label.store looks up each distinct text: set label.dedup to join (one output row per input row) "
+            "or distinct (one per distinct text)"
+        )
     names = [t.name for t in cfg.teachers]
     if len(set(names)) != len(names) or softlabels.STACKED in names:
         raise ConfigError(f"label.teachers: names must be unique and not 'stacked' (got {names})")
