@@ -1,5 +1,10 @@
 """Export: a trained student artifact → a servable directory (config + safetensors + ONNX, and an
-int8 ONNX for CPU serving), verified: each ONNX model must agree with PyTorch on sample texts."""
+int8 ONNX for CPU serving), verified: each ONNX model must agree with PyTorch on sample texts.
+
+With a ``gate`` (daily runs), the student is exported only if its accuracy on the gate's labeled set
+is at most ``max_accuracy_drop`` below the ``baseline`` student's (yesterday's export) on the same
+set: a worse student is refused with one line before anything is written, and yesterday's stays
+the one served."""
 
 from __future__ import annotations
 
@@ -11,8 +16,28 @@ import numpy as np
 from pydantic import Field
 
 from .config import Strict
-from .errors import ArtifactError, ConfigError
+from .data import Columns
+from .errors import ArtifactError, Bert2dnnError, ConfigError
 from .progress import log
+
+
+class GateRefused(Bert2dnnError):
+    """The new student scores worse than the baseline by more than the gate allows."""
+
+
+class ExportGate(Strict):
+    baseline: str | None = Field(
+        None,
+        description="the student to compare with (yesterday's export or student); null: no comparison "
+        "(the first day), the student is exported as it is",
+    )
+    test: str | None = Field(
+        None, description="labeled set both students are scored on (the pipeline: data.test)"
+    )
+    columns: Columns = Columns()
+    max_accuracy_drop: float = Field(
+        0.005, ge=0, description="refuse the export when accuracy falls more than this below the baseline's"
+    )
 
 
 class ExportConfig(Strict):
@@ -28,6 +53,10 @@ class ExportConfig(Strict):
     int8_tolerance: float = Field(
         0.02, gt=0, description="largest |int8 - PyTorch| probability allowed on the check texts"
     )
+    gate: ExportGate | None = Field(
+        None,
+        description="export only a student that is not worse than a baseline (daily runs); null: no gate",
+    )
     sample_texts: list[str] = Field(
         default_factory=lambda: [
             "wireless headphones",
@@ -37,6 +66,42 @@ class ExportConfig(Strict):
         ],
         description="texts used to check the export",
     )
+
+
+def check_gate(gate: ExportGate, student: Any, source: str) -> dict[str, Any]:
+    """Score ``student`` and the gate's baseline on the gate's set; refuse (one line) a drop past
+    ``max_accuracy_drop``. Returns what was compared."""
+    from .data import load_labeled
+    from .student import Student
+
+    if gate.baseline is None:
+        log("export", "gate: no baseline student (first run): exporting without a comparison")
+        return {"baseline": None}
+    if not gate.test:
+        raise ConfigError("export.gate.test is required to compare with export.gate.baseline (a labeled set)")
+    base = Student.load(gate.baseline)
+    ds = load_labeled(gate.test, gate.columns, student.num_labels)
+    acc = float((student.predict(ds.texts, ds.pairs).argmax(1) == ds.labels).mean())
+    base_acc = float((base.predict(ds.texts, ds.pairs).argmax(1) == ds.labels).mean())
+    info = {
+        "baseline": gate.baseline,
+        "test": gate.test,
+        "rows": len(ds.labels),
+        "accuracy": round(acc, 6),
+        "baseline_accuracy": round(base_acc, 6),
+        "max_accuracy_drop": gate.max_accuracy_drop,
+    }
+    if acc < base_acc - gate.max_accuracy_drop:
+        raise GateRefused(
+            f"export: refused: {source} scores {acc:.4f} on {gate.test}, {base_acc - acc:.4f} below the baseline "
+            f"{gate.baseline} ({base_acc:.4f}); export.gate.max_accuracy_drop is {gate.max_accuracy_drop:g}"
+        )
+    log(
+        "export",
+        f"gate passed: {acc:.4f} on {gate.test} against the baseline's {base_acc:.4f} "
+        f"(max drop {gate.max_accuracy_drop:g})",
+    )
+    return info
 
 
 def run(cfg: ExportConfig) -> dict[str, Any]:
@@ -50,6 +115,7 @@ def run(cfg: ExportConfig) -> dict[str, Any]:
     io.make_dirs(io.parent(cfg.output_dir))
     src = Student.load(cfg.student)  # validates the source artifact (a URI is fetched first)
     src_dir = src.path  # the local directory it loaded (for a URI, the cached copy)
+    gate = check_gate(cfg.gate, src, cfg.student) if cfg.gate is not None else None
     with io.staged_dir(cfg.output_dir) as out:  # a URI output is written here, then uploaded
         if out.resolve() != Path(src_dir).resolve():
             with io.atomic_path(out) as tmp:
@@ -64,6 +130,8 @@ def run(cfg: ExportConfig) -> dict[str, Any]:
             "num_labels": student.num_labels,
             "label_names": student.label_names,
         }
+        if gate is not None:
+            info["gate"] = gate
         if cfg.onnx:
             path = student.export_onnx()
             got = OnnxStudent.load(out).predict(cfg.sample_texts, pairs)

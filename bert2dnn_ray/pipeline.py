@@ -131,7 +131,17 @@ def resolve(cfg: PipelineConfig) -> dict[str, Any]:
         )
         data_cfg = d.model_copy(update={"output_dir": d.output_dir or data_dir})
     else:
-        missing = [k for k in ("train", "dev", "test", "unlabeled") if not getattr(d, k)]
+        # Each step needs its own files: a daily run (label, train, evaluate, export) has no train set.
+        needs = {
+            "finetune": ("train", "dev"),
+            "label": ("unlabeled",),
+            "train": ("dev",),
+            "evaluate": ("test",),
+        }
+        wanted = [k for step in cfg.stages for k in needs.get(step, ())]
+        if cfg.export.gate is not None and cfg.export.gate.baseline and "export" in cfg.stages:
+            wanted.append("test")
+        missing = [k for k in ("train", "dev", "test", "unlabeled") if k in wanted and not getattr(d, k)]
         if missing:
             raise ConfigError(f"data.{missing[0]} is required when data.source is 'files'")
         paths = {k: getattr(d, k) for k in ("train", "dev", "test", "unlabeled")}
@@ -194,6 +204,11 @@ def resolve(cfg: PipelineConfig) -> dict[str, Any]:
     if "columns" not in cfg.evaluate.model_fields_set:
         ev = ev.model_copy(update={"columns": cols})
     ex = _fill(cfg.export, student=tr.output_dir, output_dir=io.join(run_dir, "export"))
+    if ex.gate is not None:
+        gate = _fill(ex.gate, test=paths["test"])
+        if "columns" not in ex.gate.model_fields_set:
+            gate = gate.model_copy(update={"columns": cols})
+        ex = ex.model_copy(update={"gate": gate})
     return {
         "run_dir": run_dir,
         "data": data_cfg,
