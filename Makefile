@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE=1
 export TRANSFORMERS_OFFLINE=1
 export TOKENIZERS_PARALLELISM=false
 
-.PHONY: install smoke test lint bench bench-label bench-label-gpu bench-student bench-scale data reproduce clean
+.PHONY: install smoke test lint bench bench-label bench-label-gpu bench-student bench-scale bench-daily data reproduce clean
 
 # Idempotent: the stamp is newer than pyproject.toml once the install has succeeded.
 install: $(VENV)/.installed
@@ -48,6 +48,11 @@ bench-student: install
 # epoch on a simulated 3-node cluster; about an hour on 2 cores. Not part of `make bench`.
 bench-scale: install
 	$(PY) benchmarks/bench_scale.py $(BENCH_SCALE_ARGS)
+
+# Daily distillation: two days of a query log labeled with the label store against a full relabel
+# of day 2 (~10 min on 2 cores). Not part of `make bench`.
+bench-daily: install
+	$(PY) benchmarks/bench_daily.py $(BENCH_DAILY_ARGS)
 
 # SST-2 and the IMDB transfer set under data/: from ../shared/data when present, else downloaded
 # from the official sources; checksums verified either way.

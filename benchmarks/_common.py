@@ -152,3 +152,21 @@ def time_single(fn, texts: list[str], warm: list[str]) -> dict[str, float]:
         fn(t)
         out.append(clock() - t0)
     return pct(out)
+
+
+def random_bert_classifier(path: Path, num_labels: int = 2, **shape: int) -> Path:
+    """A randomly initialised BERT classifier of ``shape`` (BertConfig keys) with MiniLM's real
+    tokenizer, saved like any HF checkpoint: a teacher with a real one's cost and no download."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from bert2dnn_ray.hf import resolve_model
+
+    if (path / "config.json").exists():
+        return path
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(resolve_model("minilm"))
+    cfg = BertConfig(vocab_size=tok.vocab_size, num_labels=num_labels, **shape)
+    BertForSequenceClassification(cfg).save_pretrained(path, safe_serialization=True)
+    tok.save_pretrained(path)
+    return path

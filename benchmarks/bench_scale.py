@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import result_header, set_offline_env, write_result  # noqa: E402
+from _common import random_bert_classifier, result_header, set_offline_env, write_result  # noqa: E402
 
 set_offline_env()
 
@@ -122,27 +122,14 @@ def write_inputs(work: Path, rows: int, pool: np.ndarray, parquet: bool) -> dict
 
 def tiny_teacher(path: Path) -> Path:
     """A tiny BERT classifier (hidden 32, 2 layers) with MiniLM's real tokenizer."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    from bert2dnn_ray.hf import resolve_model
-
-    if (path / "config.json").exists():
-        return path
-    torch.manual_seed(0)
-    tok = AutoTokenizer.from_pretrained(resolve_model("minilm"))
-    cfg = BertConfig(
-        vocab_size=tok.vocab_size,
+    return random_bert_classifier(
+        path,
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=128,
-        num_labels=2,
     )
-    BertForSequenceClassification(cfg).save_pretrained(path, safe_serialization=True)
-    tok.save_pretrained(path)
-    return path
 
 
 # ------------------------------------------------------------------------------------------ one run (a child)
