@@ -1,5 +1,5 @@
 """``jobs/configs/daily.yaml`` two days running: day 2 labels only the texts day 1's teachers did not
-see (the label store), warm-starts from day 1's student, and exports only past the gate; a worse
+see (the label store, on S3), warm-starts from day 1's student, and exports only past the gate; a worse
 student is refused with one line before anything is written."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _day(config: dict, name: str, overrides: list[str]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def days(ray_session, tiny_bert_factory, tmp_path_factory):
+def days(ray_session, s3_server, tiny_bert_factory, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("daily")
     data = tmp / "data"
     data_stage.run(
@@ -59,7 +59,7 @@ def days(ray_session, tiny_bert_factory, tmp_path_factory):
         f"data.dev={data / 'dev.parquet'}",
         f"data.test={data / 'test.parquet'}",
         f"label.teachers.0.path={teacher}",
-        f"label.store={tmp / 'store'}",
+        f"label.store={s3_server[0]}/daily/{tmp.name}/label_store",  # the store on object storage
         "label.chunk_rows=1000",
         "train.epochs=1",
         "evaluate.latency_samples=5",
