@@ -173,7 +173,8 @@ def test_store_needs_dedup(days, tmp_path):
 
 def test_a_reuse_run_killed_resumes_exactly_once(session_address, days, tmp_path):
     """SIGKILL while the new texts are labeled: nothing of the killed run is read from the store;
-    the resumed run's output and store hold each row and each text once."""
+    another run adds the same new texts meanwhile; the resumed run's output holds each row once and
+    the store each text once (the resumed run drops what the other one added)."""
     teacher, day2, full = days["teacher"], days["day2"], days["full"]
     store = _store_copy(days, tmp_path)
     before = _stored(store).num_rows
@@ -188,6 +189,7 @@ def test_a_reuse_run_killed_resumes_exactly_once(session_address, days, tmp_path
     junk.mkdir()
     pq.write_table(_stored(store).slice(0, 5), junk / "part-0.parquet")
     assert _stored(store).num_rows == before
+    other = label.run(_cfg(day2, tmp_path / "other", teacher, store))  # takes over the dead run's lease
 
     m = label.run(cfg)
     a, b = _read(days["tmp"] / "full2"), _read(out)
@@ -195,4 +197,6 @@ def test_a_reuse_run_killed_resumes_exactly_once(session_address, days, tmp_path
     np.testing.assert_allclose(_logits(b), _logits(a), atol=1e-5)
     assert m["reuse"]["reused_distinct"] + m["reuse"]["labeled_distinct"] == full["distinct_rows"]
     stored = _stored(store)
-    assert stored.num_rows == len(set(stored["text"].to_pylist())) == before + m["reuse"]["labeled_distinct"]
+    added = other["reuse"]["labeled_distinct"]
+    assert added == m["reuse"]["labeled_distinct"] > 0  # both labeled day 2's new texts ...
+    assert stored.num_rows == len(set(stored["text"].to_pylist())) == before + added  # ... stored once
