@@ -12,6 +12,9 @@ Query logs are heavy-tailed: most rows repeat a popular text. Each distinct norm
 2. **label**: the distinct texts are labeled by the usual chunked, resumable actor pool (with
    ``distinct`` into the output itself: one row per distinct text, ``row_id`` = ``text_key``, with
    its ``count``);
+   with ``label.store``, the distinct texts are first looked up in the store (:mod:`.store`):
+   those found are copied from it (``reused-<attempt>/``), only the others are labeled, and their
+   labels are then added to the store;
 3. **join** (``join`` only): the input is read and prepared again and Ray Data joins it with the
    labels on the key (a hash join into ``dedup_partitions`` partitions), into
    ``data/join-<attempt>/``: one row per input row, as without dedup. The manifest, written last,
