@@ -6,8 +6,8 @@ of the same transfer rows, scored on SST-2 test (GLUE SST-2 dev) -> ``--out`` JS
    soft labels at T = 1 and 2.
 2. For each ``--hidden`` (comma-separated widths; ``""`` = no hidden layer, a linear student;
    ``:64`` for a 64-dim embedding) and each ``--seeds``: a bag student (the recipe's settings: a
-   2^20 x 128 bag of word uni+bigrams, Adagrad 0.01, batch 128, ``--epochs`` 3, ``--temperature``
-   2, the distillation loss of ``student/loss.py``), scored for accuracy, log loss and ECE, and
+   2^20 x 128 bag of word uni+bigrams, Adagrad ``--lr`` 0.01, ``--batch-size`` 128, ``--epochs`` 3,
+   ``--temperature`` 2, the distillation loss of ``student/loss.py``), scored for accuracy, log loss and ECE, and
    timed with ``predict_one`` (one thread).
 3. fastText (``fasttext-numpy2``, dim 64, wordNgrams 2, 5 epochs, one thread, each seed) on:
    the gold SST-2 train labels; the teacher's hard labels (argmax) of exactly the transfer rows the
@@ -123,6 +123,9 @@ def student_row(args, work: Path, soft: str, hidden: list[int], emb: int, seed: 
     key += ("" if args.temperature == 2.0 else f"_t{args.temperature:g}") + (
         "" if args.epochs == 3 else f"_ep{args.epochs}"
     )
+    key += ("" if args.lr == 0.01 else f"_lr{args.lr:g}") + (
+        "" if args.batch_size == 128 else f"_bs{args.batch_size}"
+    )
     out = work / "students" / f"{key}_seed{seed}"
     data = Path(args.data)
     cfg = train.TrainConfig.model_validate(
@@ -132,9 +135,9 @@ def student_row(args, work: Path, soft: str, hidden: list[int], emb: int, seed: 
             "target": "stacked",
             "temperature": args.temperature,
             "epochs": args.epochs,
-            "batch_size": 128,
+            "batch_size": args.batch_size,
             "num_workers": 1,
-            "learning_rate": 0.01,
+            "learning_rate": args.lr,
             "optimizer": "adagrad",
             "featurizer": {"num_buckets": 1 << 20},
             "model": {"embedding_dim": emb, "hidden": hidden},
@@ -242,8 +245,13 @@ def main(argv: list[str] | None = None) -> int:
         help="students: comma-separated widths ('' = linear), ':E' for an embedding of E (default 128)",
     )
     ap.add_argument("--sampled-copies", type=int, default=4)
+    ap.add_argument(
+        "--no-fasttext", action="store_true", help="students only (fastText rows measured before)"
+    )
     ap.add_argument("--temperature", type=float, default=2.0, help="the students' distillation T")
     ap.add_argument("--epochs", type=int, default=3, help="the students' epochs")
+    ap.add_argument("--lr", type=float, default=0.01, help="the students' (Adagrad) learning rate")
+    ap.add_argument("--batch-size", type=int, default=128, help="the students' batch size")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/student_vs_fasttext.json"))
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -255,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     soft, spec = teacher_and_labels(args, work)
     test = test_set(Path(args.data))
     rows: list[dict[str, Any]] = [teacher_row(args, spec)]
-    for seed in args.seeds:
+    for seed in args.seeds if not args.no_fasttext else []:
         rows += fasttext_rows(args, work, soft, seed, test)
     for h in args.hidden:
         widths, _, emb = h.partition(":")
