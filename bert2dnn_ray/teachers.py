@@ -14,6 +14,8 @@ from . import hf, io
 from .config import Strict
 from .errors import ConfigError, one_line
 
+PAD_MULTIPLE = 8  # batch_invariant: rows are padded to their own length rounded up to this
+
 
 class TeacherSpec(Strict):
     """A fine-tuned sequence-classification teacher used for labeling / evaluation."""
@@ -26,6 +28,12 @@ class TeacherSpec(Strict):
         "auto", description="auto: fp32 on a CPU; on a GPU bf16 where it has bf16 units, else fp16"
     )
     weight: float = Field(1.0, ge=0, description="weight in 'weighted' stacking")
+    batch_invariant: bool = Field(
+        False,
+        description="each text's logits depend on the text alone, never on its batch neighbours (rows padded to "
+        f"their own length rounded up to {PAD_MULTIPLE} tokens, batches filled to batch_size): two runs, or a label "
+        "store's reused labels and a full relabel, agree bit for bit; costs a little padding",
+    )
 
 
 def specs_from_finetune(ft: Any, overrides: Mapping[str, Any] | None = None) -> list[TeacherSpec]:
@@ -157,6 +165,8 @@ class TeacherRunner:
         truncated = np.zeros(n, dtype=bool)
         if n == 0:
             return out, truncated
+        if self.spec.batch_invariant:
+            return self._invariant_logits(texts, pairs, out, truncated)
         # Length-aware batching: sort by character length so each batch pads little.
         char_len = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
         if pairs is not None:
@@ -192,4 +202,51 @@ class TeacherRunner:
                 enc = {k: v.to(self.device, non_blocking=True) for k, v in enc.items()}
                 out[idx] = self.model(**enc).logits.float().cpu().numpy()
                 truncated[idx] = over
+        return out, truncated
+
+    def _invariant_logits(
+        self, texts: Sequence[str], pairs: Sequence[str] | None, out: np.ndarray, truncated: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``batch_invariant``: every batch has the same shape wherever a text lands: ``batch_size``
+        rows (the last one filled with copies of its first row), all padded to the same multiple of
+        :data:`PAD_MULTIPLE` tokens, the rows' own length rounded up. Each row's arithmetic is then
+        the same in any run, whoever its neighbours are."""
+        import torch
+
+        L = self.max_length
+        enc = self.tokenizer(
+            list(texts), list(pairs) if pairs is not None else None, truncation=False, verbose=False
+        )
+        keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
+        rows = {k: list(enc[k]) for k in keys}
+        over = np.fromiter((len(x) > L for x in rows["input_ids"]), dtype=bool, count=len(texts))
+        if over.any():
+            idx = np.flatnonzero(over).tolist()
+            sub = self.tokenizer(
+                [texts[i] for i in idx],
+                [pairs[i] for i in idx] if pairs is not None else None,
+                truncation=True,
+                max_length=L,
+            )
+            for k in keys:
+                for j, i in enumerate(idx):
+                    rows[k][i] = sub[k][j]
+        lengths = np.fromiter((len(x) for x in rows["input_ids"]), dtype=np.int64, count=len(texts))
+        padded = np.minimum(-(-lengths // PAD_MULTIPLE) * PAD_MULTIPLE, max(L, 1))
+        pad_id = self.tokenizer.pad_token_id or 0
+        bs = self.spec.batch_size
+        with torch.inference_mode():
+            for width in np.unique(padded):
+                members = np.flatnonzero(padded == width)
+                for s in range(0, len(members), bs):
+                    idx = members[s : s + bs]
+                    full = np.concatenate([idx, np.full(bs - len(idx), idx[0])])
+                    batch = {}
+                    for k in keys:
+                        arr = np.full((bs, int(width)), pad_id if k == "input_ids" else 0, dtype=np.int64)
+                        for r, i in enumerate(full):
+                            arr[r, : lengths[i]] = rows[k][i]
+                        batch[k] = torch.from_numpy(arr).to(self.device)
+                    out[idx] = self.model(**batch).logits.float().cpu().numpy()[: len(idx)]
+        truncated[:] = over
         return out, truncated

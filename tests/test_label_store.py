@@ -44,7 +44,15 @@ def _cfg(inp: Path, out: Path, teacher: Path, store: Path | None, **kw) -> label
             "input": str(inp),
             "output_dir": str(out),
             "columns": {"text": "text", "id": "id"},
-            "teachers": [{"name": "t", "path": str(teacher), "max_length": 16, "batch_size": 32}],
+            "teachers": [
+                {
+                    "name": "t",
+                    "path": str(teacher),
+                    "max_length": 16,
+                    "batch_size": 32,
+                    "batch_invariant": True,
+                }
+            ],
             "dedup": "join",
             "dedup_partitions": 1,
             "chunk_rows": 200,
@@ -56,6 +64,12 @@ def _cfg(inp: Path, out: Path, teacher: Path, store: Path | None, **kw) -> label
 
 def _logits(t: pa.Table) -> np.ndarray:
     return np.stack(t["t_logits"].to_numpy(zero_copy_only=False))
+
+
+def _labels(t: pa.Table) -> np.ndarray:
+    """Every label column (logits and probabilities of the teacher and of the stacked label)."""
+    cols = sorted(c for c in t.column_names if "_logits" in c or "_probs_" in c)
+    return np.concatenate([np.stack(t[c].to_numpy(zero_copy_only=False)) for c in cols], 1)
 
 
 def _read(out: Path) -> pa.Table:
@@ -98,7 +112,8 @@ def test_reuse_equals_a_full_relabel(days, tmp_path):
     a, b = _read(days["tmp"] / "full2"), _read(tmp_path / "out2")
     assert b["row_id"].to_pylist() == a["row_id"].to_pylist() and b.num_rows == 1900
     assert b["text"].to_pylist() == a["text"].to_pylist()
-    np.testing.assert_allclose(_logits(b), _logits(a), atol=1e-5)
+    # Batch-invariant teachers: the reuse run's labels are the full relabel's, bit for bit.
+    np.testing.assert_array_equal(_labels(b), _labels(a))
     assert set(b.column_names) == set(a.column_names)
 
     # What came from the store, and what the teachers labeled.
@@ -162,8 +177,14 @@ def test_a_changed_teacher_reuses_nothing(days, tmp_path):
     ):
         assert label_store.fingerprint(other, stacker)[0] != fp
     assert label_store.fingerprint(base, {**stacker, "coef": [[1.0]]})[0] != fp
-    same = base.model_copy(update={"teachers": [t.model_copy(update={"batch_size": 7})], "num_actors": 3})
-    assert label_store.fingerprint(same, stacker)[0] == fp
+    assert (
+        label_store.fingerprint(base.model_copy(update={"num_actors": 3, "read_cpus": 0.5}), stacker)[0] == fp
+    )
+    # A batch-invariant teacher's batch shape is part of its arithmetic; otherwise batch_size is not.
+    for invariant, same in ((True, False), (False, True)):
+        a = base.model_copy(update={"teachers": [t.model_copy(update={"batch_invariant": invariant})]})
+        b = a.model_copy(update={"teachers": [a.teachers[0].model_copy(update={"batch_size": 7})]})
+        assert (label_store.fingerprint(a, stacker)[0] == label_store.fingerprint(b, stacker)[0]) is same
 
 
 def test_store_needs_dedup(days, tmp_path):
@@ -194,7 +215,7 @@ def test_a_reuse_run_killed_resumes_exactly_once(session_address, days, tmp_path
     m = label.run(cfg)
     a, b = _read(days["tmp"] / "full2"), _read(out)
     assert b["row_id"].to_pylist() == a["row_id"].to_pylist()
-    np.testing.assert_allclose(_logits(b), _logits(a), atol=1e-5)
+    np.testing.assert_array_equal(_labels(b), _labels(a))
     assert m["reuse"]["reused_distinct"] + m["reuse"]["labeled_distinct"] == full["distinct_rows"]
     stored = _stored(store)
     added = other["reuse"]["labeled_distinct"]

@@ -12,6 +12,7 @@ from raytrain_snapshot import kill_when, registered_checkpoint
 
 from bert2dnn_ray import teacher
 from bert2dnn_ray.errors import ConfigError, DataError
+from bert2dnn_ray.teachers import TeacherRunner, TeacherSpec
 
 pytestmark = pytest.mark.ray
 
@@ -188,3 +189,23 @@ def test_max_length_is_capped_at_the_models_positions(tiny_bert_factory, capsys)
     assert "max_length 512 is more than the model's 128 positions; using 128" in capsys.readouterr().err
     logits, truncated = runner.logits(["word " * 400, "short"])  # would index past position 128
     assert logits.shape == (2, 2) and truncated.tolist() == [True, False]
+
+
+def test_batch_invariant_logits_do_not_depend_on_the_batch(tiny_bert_factory):
+    """With batch_invariant, a text's logits are the same bits whoever shares its batch, in any
+    order and batch position; they match the default path's to float precision, truncation too."""
+    rng = np.random.default_rng(3)
+    words = "red blue wireless shoes tea organic phone case sofa lamp running size large cheap".split()
+    texts = [" ".join(rng.choice(words, size=rng.integers(1, 30))) for _ in range(500)]
+    spec = TeacherSpec(name="t", path=str(tiny_bert_factory(3, seed=8)), max_length=20, batch_size=32)
+    exact = TeacherRunner(spec.model_copy(update={"batch_invariant": True}))
+    a, ta = exact.logits(texts[:200])
+    b, tb = exact.logits(texts)
+    c, _ = exact.logits(texts[::-1])
+    np.testing.assert_array_equal(a, b[:200])
+    np.testing.assert_array_equal(b, c[::-1])
+    ref, tref = TeacherRunner(spec).logits(texts)
+    np.testing.assert_allclose(b, ref, atol=1e-5)
+    np.testing.assert_array_equal(tb, tref)
+    assert tref.any() and not tref.all()  # some texts were cut at max_length
+    np.testing.assert_array_equal(ta, tb[:200])

@@ -6,7 +6,8 @@ Contract
 * **Key.** A stored label belongs to a normalised text (and pair), its ``text_key`` and the text
   itself: a lookup matches both (the 64-bit key alone could collide in a store of billions).
 * **Fingerprint.** Labels are reused only under the same *fingerprint*: a hash of each teacher's
-  files (weights, config, tokenizer: their SHA-256), its ``max_length`` and ``dtype``, the device
+  files (weights, config, tokenizer: their SHA-256), its ``max_length``, ``dtype`` and
+  ``batch_invariant`` (with its ``batch_size``), the device
   kind it runs on (CPU or GPU: their arithmetic differs), the temperatures, the stacker (its
   coefficients too) and this format's version. A teacher with one weight changed has another
   fingerprint and reuses nothing. Every fingerprint has its own directory; its record
@@ -109,6 +110,9 @@ def fingerprint(cfg: LabelConfig, stacker: dict[str, Any]) -> tuple[str, dict[st
                 "files": model_files(t.path),
                 "max_length": t.max_length,
                 "dtype": "fp32" if t.dtype == "auto" and device == "cpu" else t.dtype,
+                # batch-invariant logits are another arithmetic, and a function of the batch's shape
+                "batch_invariant": t.batch_invariant,
+                "batch_size": t.batch_size if t.batch_invariant else None,
             }
             for t in cfg.teachers
         ],
