@@ -5,8 +5,8 @@
 Two days of a heavy-tailed query log: each day has ``--distinct`` distinct queries, every one at
 least once plus Zipf-distributed repeats up to ``--rows``; 80% of day 2's distinct queries are day
 1's most popular ones, 20% are new. A teacher of MiniLM-L6's shape (6 layers x 384, randomly
-initialised with a classification head: the cost of a real one) labels on the local CPU, with
-``dedup: join``:
+initialised with a classification head: the cost of a real one; ``batch_invariant``, so that a
+text's labels do not depend on its batch neighbours) labels on the local CPU, with ``dedup: join``:
 
 1. day 1 into an empty label store;
 2. day 2 with the store (reuse: only the new texts reach the teacher);
@@ -23,8 +23,11 @@ initialised with a classification head: the cost of a real one) labels on the lo
   logits column, between the reuse run's output and the full relabel's;
   ``max_abs_logit_diff_reused_vs_store``: the same for the reused rows against the labels day 1
   stored (copied bit for bit: 0); ``teacher_noise_floor``: the largest difference between day 1's
-  labels and the full relabel's for the same texts: the teacher labeling one text in two runs
-  (other batch neighbours, other padding) is not bit-exact, and this bounds the first figure.
+  labels and the full relabel's for the same texts (0 with ``batch_invariant``; without it,
+  ``--not-invariant``, a text labeled in two runs with other batch neighbours and padding differs
+  by ~1e-7, and so does a reuse run from a full relabel);
+* ``batch_invariant_throughput_ratio``: the teacher's rows/s with ``batch_invariant`` over the
+  default batching's, one process, 4,000 queries.
 
 Usage::
 
@@ -101,7 +104,7 @@ def teacher(path: Path) -> Path:
     )
 
 
-def label_cfg(inp: Path, out: Path, model: Path, store: Path | None, chunk_rows: int):
+def label_cfg(inp: Path, out: Path, model: Path, store: Path | None, chunk_rows: int, invariant: bool):
     from bert2dnn_ray import label
 
     return label.LabelConfig.model_validate(
@@ -109,12 +112,38 @@ def label_cfg(inp: Path, out: Path, model: Path, store: Path | None, chunk_rows:
             "input": str(inp),
             "output_dir": str(out),
             "columns": {"text": "query", "id": "id"},
-            "teachers": [{"name": "teacher", "path": str(model), "max_length": 32, "batch_size": 128}],
+            "teachers": [
+                {
+                    "name": "teacher",
+                    "path": str(model),
+                    "max_length": 32,
+                    "batch_size": 128,
+                    "batch_invariant": invariant,
+                }
+            ],
             "dedup": "join",
             "store": str(store) if store else None,
             "chunk_rows": chunk_rows,
         }
     )
+
+
+def invariant_cost(model: Path, texts: list[str]) -> dict[str, float]:
+    """Teacher rows/s on one process, the default batching against ``batch_invariant``."""
+    from bert2dnn_ray.teachers import TeacherRunner, TeacherSpec
+
+    spec = TeacherSpec(name="t", path=str(model), max_length=32, batch_size=128)
+    out = {}
+    for name, inv in (("default", False), ("batch_invariant", True)):
+        runner = TeacherRunner(spec.model_copy(update={"batch_invariant": inv}))
+        runner.logits(texts[:256])  # warm-up
+        t0 = time.perf_counter()
+        runner.logits(texts)
+        out[f"{name}_rows_per_s"] = round(len(texts) / (time.perf_counter() - t0), 1)
+    out["batch_invariant_over_default"] = round(
+        out["batch_invariant_rows_per_s"] / out["default_rows_per_s"], 3
+    )
+    return out
 
 
 def read(out: Path):
@@ -134,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=200_000, help="rows of each day's log")
     ap.add_argument("--distinct", type=int, default=40_000, help="distinct queries of each day")
     ap.add_argument("--quick", action="store_true", help="2 x 20k rows, 4k distinct")
+    ap.add_argument(
+        "--not-invariant",
+        action="store_true",
+        help="teacher without batch_invariant (logits then differ ~1e-7)",
+    )
     ap.add_argument("--work", default=None, help="working directory (default: a temporary one)")
     ap.add_argument("--out", default=str(DEFAULT_OUT))
     args = ap.parse_args(argv)
@@ -163,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(out, ignore_errors=True)
         say(f"{name}: labeling {inp.name}" + (" with the label store" if st else " without the store"))
         t0 = time.perf_counter()
-        m = label.run(label_cfg(inp, out, model, st, chunk))
+        m = label.run(label_cfg(inp, out, model, st, chunk, not args.not_invariant))
         runs[name] = {
             "rows": m["input_rows"],
             "distinct_rows": m["distinct_rows"],
@@ -190,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         "chunk_rows": chunk,
     }
     result["runs"] = runs
+    result["teacher_rows_per_s"] = invariant_cost(model, pool[:4000])
     result["summary"] = {
         "day2_rows": r2["rows"],
         "day2_reused_fraction": round(r2["reuse"]["reused_fraction"], 4),
@@ -200,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         "day2_wall_seconds_ratio": round(r2["wall_seconds"] / full["wall_seconds"], 4),
         "day2_reused_rows_fraction": round(r2["reuse"]["reused_rows"] / r2["rows"], 4),
         "day2_teacher_seconds_saved_estimate": r2["reuse"]["teacher_seconds_saved"],
+        "batch_invariant": not args.not_invariant,
+        "batch_invariant_throughput_ratio": result["teacher_rows_per_s"]["batch_invariant_over_default"],
     }
     out = write_result(result, args.out, started)
     print_header(result, out)
