@@ -284,6 +284,7 @@ def test_cli_subprocess_print_config(label_yaml):
         "batch_size": 64,
         "dtype": "auto",
         "weight": 1.0,
+        "batch_invariant": False,
     }
     assert out["chunk_rows"] == 10 and out["num_actors"] == 2
 
