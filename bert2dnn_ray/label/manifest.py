@@ -7,10 +7,7 @@ so a later run skips to it only with the same settings (:mod:`bert2dnn_ray.rundi
 
 from __future__ import annotations
 
-import json
-import posixpath
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -23,23 +20,8 @@ from .config import LabelConfig, settings
 
 
 def committed(output_dir: str) -> dict[str, dict[str, Any]]:
-    """The stats of every committed chunk under ``output_dir``, by chunk id (read in parallel: on
-    object storage each file is a round trip)."""
-    import pyarrow.fs as pafs
-
-    fs, path = io.filesystem(io.join(output_dir, CHUNKS_DIR))
-    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
-    paths = [
-        i.path for i in infos if i.path.endswith(".json") and not posixpath.basename(i.path).startswith(".")
-    ]
-
-    def read(p: str) -> dict[str, Any]:
-        with fs.open_input_stream(p) as f:
-            return json.loads(f.read())
-
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        stats = list(pool.map(read, paths))
-    return {s["chunk_id"]: s for s in stats}
+    """The stats of every committed chunk under ``output_dir``, by chunk id."""
+    return {s["chunk_id"]: s for s in io.read_json_dir(io.join(output_dir, CHUNKS_DIR))}
 
 
 def wall_seconds(stats: list[dict[str, Any]]) -> float | None:

@@ -140,22 +140,7 @@ class Store:
 
     def runs(self) -> dict[str, dict[str, Any]]:
         """The committed runs, by run id (their commit records)."""
-        fs, path = io.filesystem(io.join(self.dir, RUNS))
-        infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
-        paths = [
-            i.path
-            for i in infos
-            if i.type == pafs.FileType.File
-            and i.path.endswith(".json")
-            and not posixpath.basename(i.path).startswith(".")
-        ]
-
-        def read(p: str) -> dict[str, Any]:
-            with fs.open_input_stream(p) as f:
-                return json.loads(f.read())
-
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            return {r["run_id"]: r for r in pool.map(read, paths)}
+        return {r["run_id"]: r for r in io.read_json_dir(io.join(self.dir, RUNS))}
 
     def files(self, runs: list[dict[str, Any]]) -> list[str]:
         return [io.join(self.dir, RUNS, r["dir"], f) for r in runs for f in r["files"]]
