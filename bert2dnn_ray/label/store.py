@@ -282,10 +282,10 @@ def lookup(
         ).to_arrow_refs()
         totals = pa.concat_tables(ray.get(counts))
         hit_files = io.list_files(io.join(cfg.output_dir, hits_rel))
+        info.update({k: int(pc.sum(totals[k]).as_py() or 0) for k in SPLIT_COUNTS})
         info.update(
-            misses_dir=misses_rel if io.list_files(io.join(cfg.output_dir, misses_rel)) else None,
+            misses_dir=misses_rel if info["miss_rows"] else None,  # split() writes a file per non-empty part
             hits_files=[f"{hits_rel}/{posixpath.basename(f)}" for f in hit_files],
-            **{k: int(pc.sum(totals[k]).as_py() or 0) for k in SPLIT_COUNTS},
         )
     info["seconds"] = round(time.perf_counter() - t0, 3)
     io.write_json(path, info)
