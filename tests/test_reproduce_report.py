@@ -210,6 +210,22 @@ def test_report_tables_and_plots(tmp_path):
     assert "| 150,000 | 0.8820 | 98.0% | 0.8910 (99.0%) |" in md and "| 10,000 | 0.8300 | 92.2% | - |" in md
     assert "5 perturbed copies of each training sentence" in md and "190,000 distinct" in md
 
+    # fastText at the curve's sizes: a column of the curve table (all rows = the argmax peer), not
+    # rows of the peers table; peers added by --peers-only say so
+    result["peers"].append({**result["peers"][0], "id": "fasttext_teacher_argmax_n10000", "curve": 10_000})
+    result["peers"][-1].update(accuracy=0.79, desc="fastText, 10k rows", train_rows=10_000)
+    result["timings"]["peers_s"] = 40.0
+    result["peers_run"] = {"teachers_test_accuracy": {"teacher:minilm": 0.9}, "wall_s": 4000.0}
+    report.write_report(result, tmp_path)
+    md = (tmp_path / "sst2_imdb.md").read_text()
+    assert "| + SST-2 train and augmented copies | fastText, same rows (teachers' argmax) |" in md
+    assert "| 10,000 | 0.8300 | 92.2% | - | 0.7900 (87.8%) |" in md
+    assert "| 150,000 | 0.8820 | 98.0% | 0.8910 (99.0%) | 0.8500 (94.4%) |" in md
+    assert "fastText, 10k rows" not in md
+    assert "added afterwards by `python -m recipes.sst2_imdb --peers-only`" in md
+    assert "(test accuracy: teacher:minilm 0.9000) before training them: 40 s for the peers, 4000 s" in md
+    del result["peers"][-1], result["peers_run"], result["timings"]["peers_s"]
+
     # the last recipe again with other seeds: a spread paragraph, not more table rows
     aug = result["students"][-1]
 
@@ -339,6 +355,71 @@ def test_report_only_without_numbers_is_a_one_line_error(tmp_path, capsys):
     )
 
 
+def test_peers_only_needs_a_report_made_with_the_same_teachers_and_labels(tmp_path, capsys):
+    """--peers-only adds peers to a finished report; one with other teacher or label settings is
+    refused in one line, before anything runs, and left as it was."""
+    assert main(["--peers-only", "--set", f"report_dir={tmp_path}"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"reproduce: error: --peers-only: {tmp_path}/sst2_imdb.json does not exist (a finished run writes it)"
+    )
+    numbers = tmp_path / "sst2_imdb.json"
+    numbers.write_text(json.dumps({"config": {"name": "sst2_imdb", "transfer_rows": 5000}}))
+    before = numbers.read_text()
+    assert main(["--peers-only", "--set", f"report_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"reproduce: error: --peers-only: {numbers} was made with other data_dir, ")
+    assert "transfer_rows, seed, finetune, label than this config; run the whole recipe" in err
+    assert numbers.read_text() == before
+
+
+def test_peers_only_checks_the_teachers_before_labeling_and_trains_no_student(tmp_path, monkeypatch):
+    """--peers-only: teachers (re)made, checked against the report's test accuracy before the
+    transfer set is labeled, then the peers merged into the report; no student is trained."""
+    import pytest
+
+    from bert2dnn_ray.config import build
+    from bert2dnn_ray.errors import DataError
+
+    cfg = build(config.ReproduceConfig, {"report_dir": str(tmp_path), "runs_dir": str(tmp_path / "runs")})
+    teachers = [
+        {"model": "teacher:minilm", "accuracy": 0.9},
+        {"model": "teachers:stacked(mean)", "accuracy": 0.91},
+    ]
+    report_json = {
+        "config": cfg.model_dump(),
+        "teachers": teachers,
+        "transfer": {"labeled_rows": 1000},
+        "test_rows": 872,
+        "timings": {"total_s": 1.0},
+    }
+    calls: list[str] = []
+    scored = {"teacher:minilm": 0.9 + 1 / 872, "teachers:stacked(mean)": 0.91}  # one sentence off: fine
+    monkeypatch.setattr(run, "_prepare_inputs", lambda cfg, d: {"transfer": "t"})
+    monkeypatch.setattr(run, "_finetune", lambda cfg, d, paths: calls.append("finetune") or (None, []))
+    monkeypatch.setattr(
+        run,
+        "_evaluate_teachers",
+        lambda *a: {"models": [{"model": m, "accuracy": v} for m, v in scored.items()]},
+    )
+    monkeypatch.setattr(run, "_label", lambda *a: calls.append("label") or {"labeled_rows": 1000})
+    monkeypatch.setattr(run, "_peers", lambda *a: calls.append("peers") or [{"id": "fasttext_gold"}])
+    monkeypatch.setattr(run.train, "run", lambda *a: pytest.fail("no student is trained"))
+    written = []
+    monkeypatch.setattr(run, "write_report", lambda result, out: written.append((result, out)))
+
+    result = run.add_peers(cfg, json.loads(json.dumps(report_json)))
+    assert calls == ["finetune", "label", "peers"]
+    assert written == [(result, tmp_path)] and result["peers"] == [{"id": "fasttext_gold"}]
+    assert result["peers_run"]["teachers_test_accuracy"] == scored and "peers_s" in result["timings"]
+    assert result["teachers"] == teachers  # the report's own rows stay
+
+    calls.clear()
+    scored["teacher:minilm"] = 0.9 + 2 / 872  # two sentences off: other teachers, nothing labeled
+    with pytest.raises(DataError, match=r"teacher:minilm 0\.9023 \(report 0\.9000\); their labels"):
+        run.add_peers(cfg, json.loads(json.dumps(report_json)))
+    assert calls == ["finetune"]
+
+
 def test_fasttext_peers_train_on_exactly_the_students_rows(tmp_path):
     """The fastText peers: hard labels of the first max_rows transfer rows in part order, soft labels
     by sampling (each copy's label drawn from the row's probabilities), scored on the test set."""
@@ -372,9 +453,17 @@ def test_fasttext_peers_train_on_exactly_the_students_rows(tmp_path):
 
     test = (["good great film", "bad awful film", "a good film", "an awful film"], np.array([1, 0, 1, 0]))
     gold = (["good great film", "bad awful film"] * 50, np.array([1, 0] * 50))
-    rows = peers.fasttext_peers(gold, (texts, probs), test, seed=0, work=tmp_path / "ft", copies=3)
-    assert [r["id"] for r in rows] == ["fasttext_gold", "fasttext_teacher_argmax", "fasttext_teacher_sampled"]
-    assert [r["train_rows"] for r in rows] == [100, 450, 1350]
+    rows = peers.fasttext_peers(
+        gold, (texts, probs), test, seed=0, work=tmp_path / "ft", copies=3, sizes=(200, 450, 1000)
+    )
+    assert [r["id"] for r in rows] == [
+        "fasttext_teacher_argmax_n200",  # the curve's smaller sizes: the first 200 rows
+        "fasttext_gold",
+        "fasttext_teacher_argmax",
+        "fasttext_teacher_sampled",
+    ]
+    assert [r["train_rows"] for r in rows] == [200, 100, 450, 1350]
+    assert rows[0]["curve"] == 200 and all("curve" not in r for r in rows[1:])
     for r in rows:
         assert r["accuracy"] == 1.0 and r["p50_us"] > 0 and r["train_seconds"] >= 0
     assert not list((tmp_path / "ft").iterdir())  # training files are removed

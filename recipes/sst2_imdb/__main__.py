@@ -14,7 +14,7 @@ from bert2dnn_ray.runtime import init_ray
 from . import __doc__ as overview
 from .config import ReproduceConfig
 from .report import write_report
-from .run import run
+from .run import add_peers, peers_report, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="rebuild the report and plots from sst2_imdb.json in report_dir (benchmarks/results); nothing runs",
     )
+    ap.add_argument(
+        "--peers-only",
+        action="store_true",
+        help="add the fastText peers to the finished report in report_dir: teachers and transfer "
+        "labels (skipped when done), the peers, the report again; no student is trained",
+    )
     args = ap.parse_args(argv)
     try:
         cfg = build(
@@ -49,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise DataError(f"--report-only: {numbers} does not exist (a finished run writes it)")
             write_report(json.loads(numbers.read_text()), Path(cfg.report_dir))
             return 0
+        report = peers_report(cfg) if args.peers_only else None  # checked before Ray starts
         init_ray(args.address)
-        run(cfg)
+        add_peers(cfg, report) if report is not None else run(cfg)
     except Bert2dnnError as e:
         print(f"reproduce: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -8,7 +8,9 @@ plus ``train_rows`` and ``seed``):
   the transfer rows the bag student uses (the first ``max_rows`` rows in part order, as training
   reads them);
 * ``fasttext_teacher_sampled``: the soft labels the only way fastText can take them, by sampling:
-  each row ``copies`` times, each copy's label drawn from the stacked T = 1 probabilities.
+  each row ``copies`` times, each copy's label drawn from the stacked T = 1 probabilities;
+* ``fasttext_teacher_argmax_n<N>`` (``curve: N``): the hard labels of the first N transfer rows, for
+  each smaller transfer size of the report's curve (the rows of the student with ``max_rows`` N).
 
 fastText (``fasttext-numpy2``) is a benchmark and dev dependency, never a runtime one: it is
 imported here only. Settings :data:`FASTTEXT` (dim 64, word bigrams, one thread: deterministic
@@ -109,11 +111,28 @@ def fasttext_peers(
     seed: int,
     work: Path,
     copies: int = 4,
+    sizes: tuple[int, ...] = (),
 ) -> list[dict[str, Any]]:
-    """The three peers of the module docstring for one seed; ``transfer``: texts and stacked T = 1
-    probabilities (:func:`transfer_rows`)."""
+    """The peers of the module docstring for one seed; ``transfer``: texts and stacked T = 1
+    probabilities (:func:`transfer_rows`), in part order; ``sizes``: the curve's transfer sizes."""
     texts, probs = transfer
-    return [
+    curve = [
+        {
+            **fasttext_peer(
+                f"fasttext_teacher_argmax_n{n}",
+                f"fastText ← stacked teachers' hard labels (argmax), first {n:,} transfer rows",
+                texts[:n],
+                probs[:n].argmax(1),
+                test,
+                seed,
+                work,
+            ),
+            "curve": n,
+        }
+        for n in sizes
+        if n < len(texts)
+    ]
+    return curve + [
         fasttext_peer("fasttext_gold", "fastText, gold SST-2 labels only", *gold, test, seed, work),
         fasttext_peer(
             "fasttext_teacher_argmax",

@@ -208,6 +208,16 @@ def _save_plot(ax, xlabel: str, title: str, path: Path) -> None:
     plt.close(fig)
 
 
+def _fasttext_curve(result: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """The fastText peer on the teachers' argmax by transfer rows: the curve's sizes and all rows."""
+    peers = result.get("peers") or []
+    curve = {p["curve"]: p for p in peers if "curve" in p}
+    every = next((p for p in peers if p["id"] == "fasttext_teacher_argmax"), None)
+    if curve and every:
+        curve[every["train_rows"]] = every
+    return curve
+
+
 def write_report(result: dict[str, Any], out: Path) -> None:
     import matplotlib
 
@@ -260,7 +270,8 @@ def write_report(result: dict[str, Any], out: Path) -> None:
         lines.append(fmt_row(name, r))
     for s in table:
         lines.append(fmt_row(s["desc"], s, s["train_rows"]))
-    peers = result.get("peers") or []
+    peers = [p for p in result.get("peers") or [] if "curve" not in p]
+    ft_curve = _fasttext_curve(result)
     if peers:
         lines += [
             "",
@@ -302,14 +313,16 @@ def write_report(result: dict[str, Any], out: Path) -> None:
         "## Accuracy against transfer-set size (student ← stacked teachers, T=2)",
         "",
         "| transfer rows | accuracy | retention |"
-        + (" + SST-2 train and augmented copies |" if aug_curve else ""),
-        "| ---: | ---: | ---: |" + (" ---: |" if aug_curve else ""),
+        + (" + SST-2 train and augmented copies |" if aug_curve else "")
+        + (" fastText, same rows (teachers' argmax) |" if ft_curve else ""),
+        "| ---: | ---: | ---: |" + (" ---: |" if aug_curve else "") + (" ---: |" if ft_curve else ""),
     ]
     for n, s in curve:
         extra = ""
-        if aug_curve:
-            a = aug_curve.get(n)
-            extra = f" {a['accuracy']:.4f} ({a['accuracy'] / best['accuracy']:.1%}) |" if a else " - |"
+        for on, col in ((aug_curve, aug_curve), (ft_curve, ft_curve)):
+            if on:
+                a = col.get(n)
+                extra += f" {a['accuracy']:.4f} ({a['accuracy'] / best['accuracy']:.1%}) |" if a else " - |"
         lines.append(f"| {n:,} | {s['accuracy']:.4f} | {s['accuracy'] / best['accuracy']:.1%} |{extra}")
     t = result["timings"]
     lines += [
@@ -319,10 +332,21 @@ def write_report(result: dict[str, Any], out: Path) -> None:
         "",
         f"Wall time of the invocation that wrote this report ({result['hardware']['cpus']} CPUs; finished "
         f"stages are skipped, so a resumed run counts only what it did): fine-tuning {t['finetune_s']:.0f} s, "
-        f"labeling {t['label_s']:.0f} s, students {t['students_s']:.0f} s, total {t['total_s']:.0f} s. "
-        "Numbers: `sst2_imdb.json`.",
+        f"labeling {t['label_s']:.0f} s, students {t['students_s']:.0f} s, total {t['total_s']:.0f} s"
+        + (f" (fastText peers {t['peers_s']:.0f} s)" if "peers_s" in t and "peers_run" not in result else "")
+        + ". Numbers: `sst2_imdb.json`.",
         "",
     ]
+    later = result.get("peers_run")
+    if later:
+        acc = ", ".join(f"{m} {a:.4f}" for m, a in later["teachers_test_accuracy"].items())
+        lines[-1:-1] = [
+            "",
+            "The fastText peers were added afterwards by `python -m recipes.sst2_imdb --peers-only`, "
+            "which fine-tuned the teachers and labeled the transfer set again with this report's "
+            f"settings (test accuracy: {acc}) before training them: {t.get('peers_s', 0):.0f} s for "
+            f"the peers, {later['wall_s']:.0f} s in all.",
+        ]
     compute = _compute_line(result)
     if compute:
         lines[-1:-1] = ["", compute]
@@ -330,14 +354,14 @@ def write_report(result: dict[str, Any], out: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([n for n, _ in curve], [s["accuracy"] for _, s in curve], "o-", label="student (stacked, T=2)")
-    if aug_curve:
-        pts = sorted(aug_curve.items())
-        ax.plot(
-            [n for n, _ in pts],
-            [s["accuracy"] for _, s in pts],
-            "s--",
-            label="+ SST-2 train, augmented copies",
-        )
+    for extra, style, legend in (
+        (aug_curve, "s--", "+ SST-2 train, augmented copies"),
+        (ft_curve, "x:", "fastText, same rows (teachers' argmax)"),
+    ):
+        if extra:
+            pts = sorted(extra.items())
+            ax.plot([n for n, _ in pts], [s["accuracy"] for _, s in pts], style, label=legend)
+    if aug_curve or ft_curve:
         ax.legend(fontsize=8, loc="lower right")
     for r in teachers:
         ax.axhline(r["accuracy"], ls="--", lw=1, color="gray")

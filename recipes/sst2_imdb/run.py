@@ -93,6 +93,25 @@ def _teachers(cfg: ReproduceConfig, ft: teacher.FinetuneConfig) -> list[TeacherS
     return specs_from_finetune(ft, {k: cfg.label[k] for k in _TEACHER_KEYS if k in cfg.label})
 
 
+def _finetune(
+    cfg: ReproduceConfig, run_dir: Path, paths: dict[str, str]
+) -> tuple[teacher.FinetuneConfig, list[TeacherSpec]]:
+    """The teachers, each fine-tuned on SST-2 train unless already trained, and their label specs."""
+    ft = teacher.FinetuneConfig.model_validate(
+        {
+            "output_dir": str(run_dir / "teachers"),
+            **cfg.finetune,
+            "train": paths["train"],
+            "dev": paths["dev"],
+            "columns": {"text": "sentence", "label": "label"},
+            "num_labels": 2,
+            "label_names": ["negative", "positive"],
+        }
+    )
+    teacher.run(ft)
+    return ft, _teachers(cfg, ft)
+
+
 def _label(cfg: ReproduceConfig, name: str, inp: str, out: Path, specs, dedup: str, keep: list[str]):
     extra = {k: v for k, v in cfg.label.items() if k not in _TEACHER_KEYS}
     lc = label.LabelConfig.model_validate(
@@ -144,6 +163,20 @@ def _evaluate(path: Path, models: list[str], **kw) -> dict[str, Any]:
     return ev
 
 
+def _evaluate_teachers(
+    cfg: ReproduceConfig, run_dir: Path, paths: dict[str, str], specs: list[TeacherSpec]
+) -> dict[str, Any]:
+    """The teachers and their stack on test (``eval/teachers.json``)."""
+    return _evaluate(
+        run_dir / "eval" / "teachers.json",
+        [s.path for s in specs],
+        test=paths["test"],
+        columns={"text": "sentence", "label": "label"},
+        teachers=[s.model_dump() for s in specs],
+        latency_samples=cfg.latency_samples,
+    )
+
+
 def run(cfg: ReproduceConfig) -> dict[str, Any]:
     t_start = time.perf_counter()
     run_dir = run_dir_of(cfg)
@@ -154,20 +187,8 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
 
     # 1. Teachers (each skipped when already trained).
     t0 = time.perf_counter()
-    ft = teacher.FinetuneConfig.model_validate(
-        {
-            "output_dir": str(run_dir / "teachers"),
-            **cfg.finetune,
-            "train": paths["train"],
-            "dev": paths["dev"],
-            "columns": {"text": "sentence", "label": "label"},
-            "num_labels": 2,
-            "label_names": ["negative", "positive"],
-        }
-    )
-    teacher.run(ft)
+    ft, specs = _finetune(cfg, run_dir, paths)
     timings["finetune_s"] = time.perf_counter() - t0
-    specs = _teachers(cfg, ft)
     recorded: dict[str, dict[str, float | None]] = {
         "finetune": {
             s.name: _epoch_seconds(read_json(m)) if (m := Path(s.path) / "metrics.json").exists() else None
@@ -207,13 +228,7 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
 
     # 3. Teachers (and their stack) on test.
     test = {"test": paths["test"], "columns": {"text": "sentence", "label": "label"}}
-    ev_t = _evaluate(
-        run_dir / "eval" / "teachers.json",
-        [s.path for s in specs],
-        **test,
-        teachers=[s.model_dump() for s in specs],
-        latency_samples=cfg.latency_samples,
-    )
+    ev_t = _evaluate_teachers(cfg, run_dir, paths, specs)
     teacher_rows = ev_t["models"]
 
     # 4. Students.
@@ -316,6 +331,76 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
     return result
 
 
+# What the peers depend on: a report made with other values of these has other teacher labels.
+_PEER_KEYS = ("name", "data_dir", "transfer_rows", "seed", "finetune", "label")
+
+
+def peers_report(cfg: ReproduceConfig) -> dict[str, Any]:
+    """The finished report ``--peers-only`` adds peers to (``report_dir/sst2_imdb.json``); a
+    :class:`DataError` when it is missing or was made with other teacher or label settings."""
+    numbers = Path(cfg.report_dir, "sst2_imdb.json")
+    if not numbers.is_file():
+        raise DataError(f"--peers-only: {numbers} does not exist (a finished run writes it)")
+    result = read_json(numbers)
+    ours = cfg.model_dump()
+    other = [k for k in _PEER_KEYS if (result.get("config") or {}).get(k) != ours[k]]
+    if other:
+        raise DataError(
+            f"--peers-only: {numbers} was made with other {', '.join(other)} than this config; "
+            "run the whole recipe (make reproduce) for a report with these settings"
+        )
+    return result
+
+
+def add_peers(cfg: ReproduceConfig, result: dict[str, Any]) -> dict[str, Any]:
+    """``--peers-only``: add the fastText peers to a finished report (``result``, from
+    :func:`peers_report`) without training its students again.
+
+    Runs the teachers and the transfer set's labels (each skipped when done; trained and labeled
+    again with the report's settings on a machine that lacks them), then the peers, and rewrites the
+    report with them. Refused (exit 2, the report untouched) when the teachers here do not score
+    what the report's teachers scored on test, within one test sentence (checked before labeling),
+    or label another number of transfer rows: the peers would learn other labels than the students.
+    """
+    numbers = Path(cfg.report_dir, "sst2_imdb.json")
+    t_start = time.perf_counter()
+    run_dir = run_dir_of(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    paths = _prepare_inputs(cfg, run_dir)
+    _, specs = _finetune(cfg, run_dir, paths)
+    got = {r["model"]: r["accuracy"] for r in _evaluate_teachers(cfg, run_dir, paths, specs)["models"]}
+    tolerance = 1.0 / (result.get("test_rows") or 872) + 1e-9
+    off = [
+        f"{r['model']} {got.get(r['model'], float('nan')):.4f} (report {r['accuracy']:.4f})"
+        for r in result["teachers"]
+        if not abs(got.get(r["model"], float("nan")) - r["accuracy"]) <= tolerance
+    ]
+    if off:
+        raise DataError(
+            f"--peers-only: the teachers in {run_dir / 'teachers'} are not the report's on test: "
+            f"{'; '.join(off)}; their labels are not the ones its students learned from"
+        )
+    transfer_m = _label(
+        cfg, "transfer set", paths["transfer"], run_dir / "soft_transfer", specs, "distinct", []
+    )
+    if int(transfer_m["labeled_rows"]) != int(result["transfer"]["labeled_rows"]):
+        raise DataError(
+            f"--peers-only: {transfer_m['labeled_rows']:,} transfer rows labeled here, "
+            f"{result['transfer']['labeled_rows']:,} in {numbers}"
+        )
+    t0 = time.perf_counter()
+    result["peers"] = _peers(cfg, run_dir, paths)
+    result["timings"]["peers_s"] = time.perf_counter() - t0
+    result["peers_run"] = {
+        "mode": "--peers-only",
+        "teachers_test_accuracy": got,
+        "wall_s": time.perf_counter() - t_start,
+        "hardware": {**hardware_context(), "gpu": _gpu_name(), "cpus": os.cpu_count()},
+    }
+    write_report(result, Path(cfg.report_dir))
+    return result
+
+
 def _peers(cfg: ReproduceConfig, run_dir: Path, paths: dict[str, str]) -> list[dict[str, Any]]:
     """fastText peers (:mod:`.peers`) for the table's seed and the seed repeats: one row per peer,
     accuracy averaged over the seeds. Reused from ``eval/peers.json`` while its settings and the
@@ -330,7 +415,12 @@ def _peers(cfg: ReproduceConfig, run_dir: Path, paths: dict[str, str]) -> list[d
 
     seeds = list(dict.fromkeys([int(cfg.student.get("seed", 0)), *cfg.seed_repeats]))
     soft = str(run_dir / "soft_transfer")
-    made_from = {"fasttext": peers.FASTTEXT, "seeds": seeds, "transfer": read_manifest(soft)["files"]}
+    made_from = {
+        "fasttext": peers.FASTTEXT,
+        "seeds": seeds,
+        "sizes": sorted(set(cfg.transfer_sizes)),
+        "transfer": read_manifest(soft)["files"],
+    }
     cache = run_dir / "eval" / "peers.json"
     if cache.exists() and (old := read_json(cache)).get("made_from") == made_from:
         return old["peers"]
@@ -339,8 +429,11 @@ def _peers(cfg: ReproduceConfig, run_dir: Path, paths: dict[str, str]) -> list[d
     t = pacsv.read_csv(paths["test"], parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False))
     test = (t["sentence"].to_pylist(), np.asarray(t["label"]))
     transfer = peers.transfer_rows(soft)
+    sizes = tuple(sorted(set(cfg.transfer_sizes)))
     runs = [
-        r for seed in seeds for r in peers.fasttext_peers(gold, transfer, test, seed, run_dir / "fasttext")
+        r
+        for seed in seeds
+        for r in peers.fasttext_peers(gold, transfer, test, seed, run_dir / "fasttext", sizes=sizes)
     ]
     rows = []
     for pid in dict.fromkeys(r["id"] for r in runs):
@@ -353,6 +446,7 @@ def _peers(cfg: ReproduceConfig, run_dir: Path, paths: dict[str, str]) -> list[d
                 "p50_us": float(np.median([r["p50_us"] for r in rs])),
                 "train_seconds": float(np.mean([r["train_seconds"] for r in rs])),
                 "train_rows": rs[0]["train_rows"],
+                **({"curve": rs[0]["curve"]} if "curve" in rs[0] else {}),
                 "seeds": seeds,
                 "accuracy_seeds": [r["accuracy"] for r in rs],
             }
