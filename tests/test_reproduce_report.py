@@ -173,9 +173,23 @@ def test_report_tables_and_plots(tmp_path):
     }
     report.write_report(result, tmp_path)
     md = (tmp_path / "sst2_imdb.md").read_text()
-    assert "| teacher minilm | 0.9000 | 0.9500 | 100.0% | 22,000,000 | 20,000 µs | - | - |  |" in md
-    assert "| stacked T=2 | 0.8820 | 0.9400 | 98.0% | 70,000,000 | 160 µs | 0.8810 | 41 µs | 150,000 |" in md
-    assert "| gold only | 0.8000 | 0.8800 | 88.9% | 70,000,000 | 150 µs | - | - | 60,614 |" in md
+    assert "| teacher minilm | 0.9000 | 0.9500 | 100.0% | 22,000,000 | 20,000 µs | - | - |  | - |" in md
+    assert (
+        "| stacked T=2 | 0.8820 | 0.9400 | 98.0% | 70,000,000 | 160 µs | 0.8810 | 41 µs | 150,000 | - |" in md
+    )
+    assert "| gold only | 0.8000 | 0.8800 | 88.9% | 70,000,000 | 150 µs | - | - | 60,614 | - |" in md
+    # training seconds where the outputs recorded them (teachers' fine-tuning, students' epochs)
+    timed = {
+        **result,
+        "recorded_seconds": {"finetune": {"minilm": 1479.1}, "label": {}, "students": {"stacked_t2": 303.2}},
+    }
+    report.write_report(timed, tmp_path)
+    timed_md = (tmp_path / "sst2_imdb.md").read_text()
+    assert (
+        "| teacher minilm | 0.9000 | 0.9500 | 100.0% | 22,000,000 | 20,000 µs | - | - |  | 1,479 |"
+        in timed_md
+    )
+    assert "| 0.8810 | 41 µs | 150,000 | 303 |" in timed_md and "| 60,614 | - |" in timed_md
     assert md.index("| 10,000 | 0.8300") < md.index("| 150,000 | 0.8820")  # curve sorted by size
     assert "| fastText ← teachers' argmax | 0.8500 | 94.4% | 9.5 µs | 4.5 | 150,000 |" in md
     assert "accuracy is the mean over seeds 0, 1, 2" in md

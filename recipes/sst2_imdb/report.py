@@ -250,26 +250,29 @@ def write_report(result: dict[str, Any], out: Path) -> None:
         "",
         "Students are also scored as served in int8 (`model.int8.onnx`, written by `bert2dnn export`).",
         "",
-        "| model | accuracy | AUC | retention | parameters | p50 latency | int8: accuracy | int8: p50 | train rows |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| model | accuracy | AUC | retention | parameters | p50 latency | int8: accuracy | int8: p50 | train rows "
+        "| train seconds |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    rec = result.get("recorded_seconds") or {}
 
-    def fmt_row(name: str, r: dict[str, Any], rows: Any = "") -> str:
+    def fmt_row(name: str, r: dict[str, Any], rows: Any = "", seconds: float | None = None) -> str:
         lat = f"{r['p50_us']:,.0f} µs" if "p50_us" in r else "-"
         params = f"{r['params']:,}" if "params" in r else "-"
         rows_s = f"{rows:,}" if isinstance(rows, int) else rows
         q_acc = f"{r['int8_accuracy']:.4f}" if "int8_accuracy" in r else "-"
         q_lat = f"{r['int8_p50_us']:,.0f} µs" if "int8_p50_us" in r else "-"
+        secs = "-" if seconds is None else f"{seconds:,.0f}"
         return (
             f"| {name} | {r['accuracy']:.4f} | {r.get('auc', float('nan')):.4f} | "
-            f"{r['accuracy'] / best['accuracy']:.1%} | {params} | {lat} | {q_acc} | {q_lat} | {rows_s} |"
+            f"{r['accuracy'] / best['accuracy']:.1%} | {params} | {lat} | {q_acc} | {q_lat} | {rows_s} | {secs} |"
         )
 
     for r in result["teachers"]:
         name = r["model"].replace("teacher:", "teacher ").replace("teachers:", "teachers ")
-        lines.append(fmt_row(name, r))
+        lines.append(fmt_row(name, r, seconds=(rec.get("finetune") or {}).get(r["model"].split(":")[1])))
     for s in table:
-        lines.append(fmt_row(s["desc"], s, s["train_rows"]))
+        lines.append(fmt_row(s["desc"], s, s["train_rows"], (rec.get("students") or {}).get(s["id"])))
     peers = [p for p in result.get("peers") or [] if "curve" not in p]
     ft_curve = _fasttext_curve(result)
     if peers:
