@@ -639,6 +639,7 @@ def ray_fit(
 
 
 def part_train(args: argparse.Namespace) -> dict[str, Any]:
+    from bert2dnn_ray.student.train import TrainConfig
 
     quick = args.quick
     rows = args.train_rows or (20_000 if quick else 200_000)
@@ -656,7 +657,8 @@ def part_train(args: argparse.Namespace) -> dict[str, Any]:
         "data": "bert2dnn_ray.synthetic queries with Dirichlet(1) soft labels in stacked_probs_t2, written as "
         "data/part-*.parquet (4 files) + manifest.json (files, labeled_rows), as the label stage does",
         "student": f"FeaturizerConfig(), StudentModelConfig(hidden={TRAIN_HIDDEN}) (BERT2DNN's reference MLP)",
-        "optimizer": "adagrad lr 0.01, sparse embedding gradients (the TrainConfig defaults)",
+        "optimizer": f"{TrainConfig().optimizer} lr {TrainConfig().learning_rate:g}, sparse embedding gradients "
+        "(the TrainConfig defaults)",
         "per_worker_batch_size": 128,
         "num_workers": 2,
     }

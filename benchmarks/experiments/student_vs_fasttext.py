@@ -126,6 +126,7 @@ def student_row(args, work: Path, soft: str, hidden: list[int], emb: int, seed: 
     key += ("" if args.lr == 0.01 else f"_lr{args.lr:g}") + (
         "" if args.batch_size == 128 else f"_bs{args.batch_size}"
     )
+    key += "" if args.lr_schedule == "constant" else f"_{args.lr_schedule}"
     out = work / "students" / f"{key}_seed{seed}"
     data = Path(args.data)
     cfg = train.TrainConfig.model_validate(
@@ -138,6 +139,7 @@ def student_row(args, work: Path, soft: str, hidden: list[int], emb: int, seed: 
             "batch_size": args.batch_size,
             "num_workers": 1,
             "learning_rate": args.lr,
+            "lr_schedule": args.lr_schedule,
             "optimizer": "adagrad",
             "featurizer": {"num_buckets": 1 << 20},
             "model": {"embedding_dim": emb, "hidden": hidden},
@@ -252,6 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=3, help="the students' epochs")
     ap.add_argument("--lr", type=float, default=0.01, help="the students' (Adagrad) learning rate")
     ap.add_argument("--batch-size", type=int, default=128, help="the students' batch size")
+    ap.add_argument(
+        "--lr-schedule",
+        default="constant",
+        choices=["constant", "linear", "cosine"],
+        help="the students' schedule",
+    )
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/student_vs_fasttext.json"))
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
