@@ -237,7 +237,7 @@ def test_report_tables_and_plots(tmp_path):
     assert "| 150,000 | 0.8820 | 98.0% | 0.8910 (99.0%) | 0.8500 (94.4%) |" in md
     assert "fastText, 10k rows" not in md
     assert "added afterwards by `python -m recipes.sst2_imdb --peers-only`" in md
-    assert "(test accuracy: teacher:minilm 0.9000) before training them: 40 s for the peers, 4000 s" in md
+    assert "(the teachers' test accuracy: teacher:minilm 0.9000): 40 s for the peers, 4000 s in all" in md
     del result["peers"][-1], result["peers_run"], result["timings"]["peers_s"]
 
     # the last recipe again with other seeds: a spread paragraph, not more table rows

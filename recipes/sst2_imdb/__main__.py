@@ -57,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         report = peers_report(cfg) if args.peers_only else None  # checked before Ray starts
         init_ray(args.address)
-        add_peers(cfg, report) if report is not None else run(cfg)
+        if report is not None:
+            add_peers(cfg, report)
+        else:
+            run(cfg)
     except Bert2dnnError as e:
         print(f"reproduce: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -322,8 +322,8 @@ def write_report(result: dict[str, Any], out: Path) -> None:
     ]
     for n, s in curve:
         extra = ""
-        for on, col in ((aug_curve, aug_curve), (ft_curve, ft_curve)):
-            if on:
+        for col in (aug_curve, ft_curve):
+            if col:  # a column where that curve exists
                 a = col.get(n)
                 extra += f" {a['accuracy']:.4f} ({a['accuracy'] / best['accuracy']:.1%}) |" if a else " - |"
         lines.append(f"| {n:,} | {s['accuracy']:.4f} | {s['accuracy'] / best['accuracy']:.1%} |{extra}")
@@ -346,9 +346,8 @@ def write_report(result: dict[str, Any], out: Path) -> None:
         lines[-1:-1] = [
             "",
             "The fastText peers were added afterwards by `python -m recipes.sst2_imdb --peers-only`, "
-            "which fine-tuned the teachers and labeled the transfer set again with this report's "
-            f"settings (test accuracy: {acc}) before training them: {t.get('peers_s', 0):.0f} s for "
-            f"the peers, {later['wall_s']:.0f} s in all.",
+            "on teachers and transfer-set labels made with this report's settings (the teachers' test "
+            f"accuracy: {acc}): {t.get('peers_s', 0):.0f} s for the peers, {later['wall_s']:.0f} s in all.",
         ]
     compute = _compute_line(result)
     if compute:
