@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from recipes.sst2_imdb import config, report, run, variants
 from recipes.sst2_imdb.__main__ import main
 
@@ -389,8 +391,6 @@ def test_peers_only_needs_a_report_made_with_the_same_teachers_and_labels(tmp_pa
 def test_peers_only_checks_the_teachers_before_labeling_and_trains_no_student(tmp_path, monkeypatch):
     """--peers-only: teachers (re)made, checked against the report's test accuracy before the
     transfer set is labeled, then the peers merged into the report; no student is trained."""
-    import pytest
-
     from bert2dnn_ray.config import build
     from bert2dnn_ray.errors import DataError
 
@@ -415,8 +415,10 @@ def test_peers_only_checks_the_teachers_before_labeling_and_trains_no_student(tm
         "_evaluate_teachers",
         lambda *a: {"models": [{"model": m, "accuracy": v} for m, v in scored.items()]},
     )
-    monkeypatch.setattr(run, "_label", lambda *a: calls.append("label") or {"labeled_rows": 1000})
-    monkeypatch.setattr(run, "_peers", lambda *a: calls.append("peers") or [{"id": "fasttext_gold"}])
+    monkeypatch.setattr(
+        run, "_label_sets", lambda *a: calls.append("label") or ({"labeled_rows": 1000}, {}, {})
+    )
+    monkeypatch.setattr(run.peers, "peer_rows", lambda *a: calls.append("peers") or [{"id": "fasttext_gold"}])
     monkeypatch.setattr(run.train, "run", lambda *a: pytest.fail("no student is trained"))
     written = []
     monkeypatch.setattr(run, "write_report", lambda result, out: written.append((result, out)))
@@ -467,17 +469,83 @@ def test_fasttext_peers_train_on_exactly_the_students_rows(tmp_path):
 
     test = (["good great film", "bad awful film", "a good film", "an awful film"], np.array([1, 0, 1, 0]))
     gold = (["good great film", "bad awful film"] * 50, np.array([1, 0] * 50))
+    in_domain = (["good great film"] * 30, np.tile(np.float32([0.2, 0.8]), (30, 1)))
     rows = peers.fasttext_peers(
-        gold, (texts, probs), test, seed=0, work=tmp_path / "ft", copies=3, sizes=(200, 450, 1000)
+        gold,
+        (texts, probs),
+        test,
+        seed=0,
+        work=tmp_path / "ft",
+        copies=3,
+        sizes=(200, 450, 1000),
+        in_domain=in_domain,
     )
     assert [r["id"] for r in rows] == [
         "fasttext_teacher_argmax_n200",  # the curve's smaller sizes: the first 200 rows
         "fasttext_gold",
         "fasttext_teacher_argmax",
         "fasttext_teacher_sampled",
+        "fasttext_teacher_argmax_aug",  # SST-2 train + copies, then every transfer row
     ]
-    assert [r["train_rows"] for r in rows] == [200, 100, 450, 1350]
+    assert [r["train_rows"] for r in rows] == [200, 100, 450, 1350, 480]
     assert rows[0]["curve"] == 200 and all("curve" not in r for r in rows[1:])
     for r in rows:
         assert r["accuracy"] == 1.0 and r["p50_us"] > 0 and r["train_seconds"] >= 0
     assert not list((tmp_path / "ft").iterdir())  # training files are removed
+
+
+def test_peer_rows_average_the_seeds_cover_the_aug_recipe_and_are_reused(tmp_path, monkeypatch):
+    """The report's peers: one row per peer over the seeds; with augmented copies labeled, a row on
+    the last bag recipe's rows; reused from eval/peers.json while nothing they depend on changed."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from bert2dnn_ray.config import build
+    from bert2dnn_ray.io import write_json
+    from recipes.sst2_imdb import peers
+
+    def soft_set(d: Path, n: int) -> None:
+        (d / "data").mkdir(parents=True)
+        y = np.arange(n) % 2
+        p1 = np.where(y == 1, 0.9, 0.1).astype(np.float32)
+        col = pa.array(list(np.stack([1 - p1, p1], 1)), type=pa.list_(pa.float32(), 2))
+        texts = [f"{'good great' if v else 'bad awful'} film {i}" for i, v in enumerate(y)]
+        pq.write_table(pa.table({"text": texts, "stacked_probs_t1": col}), d / "data/part-0.parquet")
+        write_json(d / "manifest.json", {"files": ["data/part-0.parquet"]})
+
+    run_dir = tmp_path / "run"
+    for name, n in (("soft_transfer", 300), ("soft_sst2_train", 40), ("soft_augmented", 60)):
+        soft_set(run_dir / name, n)
+    pq.write_table(
+        pa.table({"text": ["good great film", "bad awful film"] * 20, "label": [1, 0] * 20}),
+        tmp_path / "sst.parquet",
+    )
+    (tmp_path / "test.tsv").write_text("sentence\tlabel\na good film\t1\nan awful film\t0\n")
+    paths = {"sst2_train": str(tmp_path / "sst.parquet"), "test": str(tmp_path / "test.tsv")}
+    cfg = build(config.ReproduceConfig, {"transfer_sizes": [100], "seed_repeats": [1]})
+
+    rows = peers.peer_rows(cfg, run_dir, paths)
+    by_id = {r["id"]: r for r in rows}
+    assert set(by_id) == {
+        "fasttext_teacher_argmax_n100",
+        "fasttext_gold",
+        "fasttext_teacher_argmax",
+        "fasttext_teacher_sampled",
+        "fasttext_teacher_argmax_aug",
+    }
+    assert by_id["fasttext_teacher_argmax_aug"]["train_rows"] == 40 + 60 + 300
+    assert by_id["fasttext_teacher_argmax_n100"]["curve"] == 100
+    for r in rows:
+        assert r["seeds"] == [0, 1] and len(r["accuracy_seeds"]) == 2
+        assert r["accuracy"] == np.mean(r["accuracy_seeds"])
+
+    monkeypatch.setattr(peers, "fasttext_peers", lambda *a, **k: pytest.fail("reused, not trained again"))
+    assert peers.peer_rows(cfg, run_dir, paths) == rows
+    without_copies = build(
+        config.ReproduceConfig, {"transfer_sizes": [100], "seed_repeats": [1], "augment": None}
+    )
+    monkeypatch.undo()
+    assert "fasttext_teacher_argmax_aug" not in {
+        r["id"] for r in peers.peer_rows(without_copies, run_dir, paths)
+    }

@@ -10,7 +10,11 @@ plus ``train_rows`` and ``seed``):
 * ``fasttext_teacher_sampled``: the soft labels the only way fastText can take them, by sampling:
   each row ``copies`` times, each copy's label drawn from the stacked T = 1 probabilities;
 * ``fasttext_teacher_argmax_n<N>`` (``curve: N``): the hard labels of the first N transfer rows, for
-  each smaller transfer size of the report's curve (the rows of the student with ``max_rows`` N).
+  each smaller transfer size of the report's curve (the rows of the student with ``max_rows`` N);
+* ``fasttext_teacher_argmax_aug``: the hard labels of SST-2 train, its augmented copies and the
+  transfer set, the rows of the last bag recipe (``stacked_t2_aug``), when the run has copies.
+
+:func:`peer_rows` trains them for every seed of the report and averages them into its rows.
 
 fastText (``fasttext-numpy2``) is a benchmark and dev dependency, never a runtime one: it is
 imported here only. Settings :data:`FASTTEXT` (dim 64, word bigrams, one thread: deterministic
@@ -27,6 +31,10 @@ from typing import Any
 import numpy as np
 
 from benchmarks._common import time_single
+from bert2dnn_ray.io import read_json, write_json
+from bert2dnn_ray.progress import log
+
+from .config import ReproduceConfig
 
 FASTTEXT = {"dim": 64, "wordNgrams": 2, "epoch": 5, "minCount": 1, "bucket": 2_000_000, "thread": 1}
 
@@ -112,10 +120,26 @@ def fasttext_peers(
     work: Path,
     copies: int = 4,
     sizes: tuple[int, ...] = (),
+    in_domain: tuple[list[str], np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
     """The peers of the module docstring for one seed; ``transfer``: texts and stacked T = 1
-    probabilities (:func:`transfer_rows`), in part order; ``sizes``: the curve's transfer sizes."""
+    probabilities (:func:`transfer_rows`), in part order; ``sizes``: the curve's transfer sizes;
+    ``in_domain``: the same for SST-2 train and its augmented copies (the last bag recipe's rows
+    before the transfer set's)."""
     texts, probs = transfer
+    extra = []
+    if in_domain is not None:
+        extra.append(
+            fasttext_peer(
+                "fasttext_teacher_argmax_aug",
+                "fastText ← stacked teachers' hard labels, SST-2 train + augmented copies + transfer rows",
+                in_domain[0] + texts,
+                np.concatenate([in_domain[1], probs]).argmax(1),
+                test,
+                seed,
+                work,
+            )
+        )
     curve = [
         {
             **fasttext_peer(
@@ -152,4 +176,65 @@ def fasttext_peers(
             seed,
             work,
         ),
+        *extra,
     ]
+
+
+def peer_rows(cfg: ReproduceConfig, run_dir: Path, paths: dict[str, str]) -> list[dict[str, Any]]:
+    """The report's ``peers``: :func:`fasttext_peers` for the table's seed and the seed repeats, one
+    row per peer, accuracy averaged over the seeds. Reused from ``eval/peers.json`` while its
+    settings and the soft labels are unchanged."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from bert2dnn_ray.softlabels import read_manifest
+
+    seeds = list(dict.fromkeys([int(cfg.student.get("seed", 0)), *cfg.seed_repeats]))
+    soft = str(run_dir / "soft_transfer")
+    in_domain_dirs = [run_dir / "soft_sst2_train", run_dir / "soft_augmented"]
+    with_copies = cfg.augment is not None and all((d / "manifest.json").exists() for d in in_domain_dirs)
+    made_from = {
+        "fasttext": FASTTEXT,
+        "seeds": seeds,
+        "sizes": sorted(set(cfg.transfer_sizes)),
+        "transfer": read_manifest(soft)["files"],
+        "in_domain": [read_manifest(str(d))["files"] for d in in_domain_dirs] if with_copies else None,
+    }
+    cache = run_dir / "eval" / "peers.json"
+    if cache.exists() and (old := read_json(cache)).get("made_from") == made_from:
+        return old["peers"]
+    sst = pq.read_table(paths["sst2_train"], columns=["text", "label"])
+    gold = (sst["text"].to_pylist(), np.asarray(sst["label"]))
+    t = pacsv.read_csv(paths["test"], parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False))
+    test = (t["sentence"].to_pylist(), np.asarray(t["label"]))
+    in_domain = None
+    if with_copies:
+        parts = [transfer_rows(str(d)) for d in in_domain_dirs]
+        in_domain = ([x for p in parts for x in p[0]], np.concatenate([p[1] for p in parts]))
+    transfer = transfer_rows(soft)
+    sizes = tuple(sorted(set(cfg.transfer_sizes)))
+    work = run_dir / "fasttext"
+    runs = [
+        r
+        for seed in seeds
+        for r in fasttext_peers(gold, transfer, test, seed, work, sizes=sizes, in_domain=in_domain)
+    ]
+    rows = []
+    for pid in dict.fromkeys(r["id"] for r in runs):
+        rs = [r for r in runs if r["id"] == pid]
+        rows.append(
+            {
+                "id": pid,
+                "desc": rs[0]["desc"],
+                "accuracy": float(np.mean([r["accuracy"] for r in rs])),
+                "p50_us": float(np.median([r["p50_us"] for r in rs])),
+                "train_seconds": float(np.mean([r["train_seconds"] for r in rs])),
+                "train_rows": rs[0]["train_rows"],
+                **({"curve": rs[0]["curve"]} if "curve" in rs[0] else {}),
+                "seeds": seeds,
+                "accuracy_seeds": [r["accuracy"] for r in rs],
+            }
+        )
+        log("reproduce", f"peer {pid}: accuracy {rows[-1]['accuracy']:.4f}, p50 {rows[-1]['p50_us']:.1f} us")
+    write_json(cache, {"made_from": made_from, "peers": rows})
+    return rows

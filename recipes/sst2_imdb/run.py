@@ -18,6 +18,7 @@ from bert2dnn_ray.rundir import SUCCESS
 from bert2dnn_ray.student import train
 from bert2dnn_ray.teachers import TeacherSpec, specs_from_finetune
 
+from . import peers
 from .config import STUDENT_EPOCHS, ReproduceConfig, run_dir_of
 from .report import write_report
 from .variants import _merged, _student_variants
@@ -130,6 +131,27 @@ def _label(cfg: ReproduceConfig, name: str, inp: str, out: Path, specs, dedup: s
     return label.run(lc)
 
 
+def _label_sets(
+    cfg: ReproduceConfig, run_dir: Path, paths: dict[str, str], specs: list[TeacherSpec]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    """Manifests of the soft-labeled transfer set (dedup: each distinct sentence once), SST-2 train
+    (keeping its gold label, for the gold-only and gold-mixing students) and, with ``cfg.augment``,
+    its perturbed copies (Tang et al. 2019: never an SST-2 text; train's are labeled already, dev's
+    and test's must not leak); each skipped when done."""
+    transfer_m = _label(
+        cfg, "transfer set", paths["transfer"], run_dir / "soft_transfer", specs, "distinct", []
+    )
+    sst_m = _label(
+        cfg, "SST-2 train", paths["sst2_train"], run_dir / "soft_sst2_train", specs, "none", ["label"]
+    )
+    aug_m = None
+    if cfg.augment is not None:
+        _augment_sst2(cfg, paths, run_dir)
+        aug = str(run_dir / "augmented" / "data")
+        aug_m = _label(cfg, "augmented SST-2 train", aug, run_dir / "soft_augmented", specs, "distinct", [])
+    return transfer_m, sst_m, aug_m
+
+
 def _gpu_name() -> str | None:
     import torch
 
@@ -198,29 +220,9 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
         "students": {},
     }
 
-    # 2. Soft labels: the transfer set (dedup: each distinct sentence once) and SST-2 train
-    #    (keeping its gold label, for the gold-only and gold-mixing students).
+    # 2. Soft labels: the transfer set, SST-2 train, its augmented copies.
     t0 = time.perf_counter()
-    transfer_m = _label(
-        cfg, "transfer set", paths["transfer"], run_dir / "soft_transfer", specs, "distinct", []
-    )
-    sst_m = _label(
-        cfg, "SST-2 train", paths["sst2_train"], run_dir / "soft_sst2_train", specs, "none", ["label"]
-    )
-    aug_m = None
-    if cfg.augment is not None:
-        # Perturbed copies of SST-2 train (Tang et al. 2019): never an SST-2 text (train's are
-        # labeled already; dev's and test's must not leak).
-        _augment_sst2(cfg, paths, run_dir)
-        aug_m = _label(
-            cfg,
-            "augmented SST-2 train",
-            str(run_dir / "augmented" / "data"),
-            run_dir / "soft_augmented",
-            specs,
-            "distinct",
-            [],
-        )
+    transfer_m, sst_m, aug_m = _label_sets(cfg, run_dir, paths, specs)
     timings["label_s"] = time.perf_counter() - t0
     for part, m in (("transfer set", transfer_m), ("SST-2 train", sst_m), ("augmented copies", aug_m)):
         if m is not None:
@@ -293,7 +295,7 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
 
     # 5. The peers: fastText on the gold labels and on the teachers' labels of the bag's rows.
     t0 = time.perf_counter()
-    peer_rows = _peers(cfg, run_dir, paths)
+    peer_rows = peers.peer_rows(cfg, run_dir, paths)
     timings["peers_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
     result = {
@@ -356,8 +358,8 @@ def add_peers(cfg: ReproduceConfig, result: dict[str, Any]) -> dict[str, Any]:
     """``--peers-only``: add the fastText peers to a finished report (``result``, from
     :func:`peers_report`) without training its students again.
 
-    Runs the teachers and the transfer set's labels (each skipped when done; trained and labeled
-    again with the report's settings on a machine that lacks them), then the peers, and rewrites the
+    Runs the teachers and the soft labels (each skipped when done; trained and labeled again with
+    the report's settings on a machine that lacks them), then the peers, and rewrites the
     report with them. Refused (exit 2, the report untouched) when the teachers here do not score
     what the report's teachers scored on test, within one test sentence (checked before labeling),
     or label another number of transfer rows: the peers would learn other labels than the students.
@@ -380,16 +382,14 @@ def add_peers(cfg: ReproduceConfig, result: dict[str, Any]) -> dict[str, Any]:
             f"--peers-only: the teachers in {run_dir / 'teachers'} are not the report's on test: "
             f"{'; '.join(off)}; their labels are not the ones its students learned from"
         )
-    transfer_m = _label(
-        cfg, "transfer set", paths["transfer"], run_dir / "soft_transfer", specs, "distinct", []
-    )
+    transfer_m, _, _ = _label_sets(cfg, run_dir, paths, specs)
     if int(transfer_m["labeled_rows"]) != int(result["transfer"]["labeled_rows"]):
         raise DataError(
             f"--peers-only: {transfer_m['labeled_rows']:,} transfer rows labeled here, "
             f"{result['transfer']['labeled_rows']:,} in {numbers}"
         )
     t0 = time.perf_counter()
-    result["peers"] = _peers(cfg, run_dir, paths)
+    result["peers"] = peers.peer_rows(cfg, run_dir, paths)
     result["timings"]["peers_s"] = time.perf_counter() - t0
     result["peers_run"] = {
         "mode": "--peers-only",
@@ -399,61 +399,6 @@ def add_peers(cfg: ReproduceConfig, result: dict[str, Any]) -> dict[str, Any]:
     }
     write_report(result, Path(cfg.report_dir))
     return result
-
-
-def _peers(cfg: ReproduceConfig, run_dir: Path, paths: dict[str, str]) -> list[dict[str, Any]]:
-    """fastText peers (:mod:`.peers`) for the table's seed and the seed repeats: one row per peer,
-    accuracy averaged over the seeds. Reused from ``eval/peers.json`` while its settings and the
-    transfer set's labels are unchanged."""
-    import numpy as np
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    from bert2dnn_ray.softlabels import read_manifest
-
-    from . import peers
-
-    seeds = list(dict.fromkeys([int(cfg.student.get("seed", 0)), *cfg.seed_repeats]))
-    soft = str(run_dir / "soft_transfer")
-    made_from = {
-        "fasttext": peers.FASTTEXT,
-        "seeds": seeds,
-        "sizes": sorted(set(cfg.transfer_sizes)),
-        "transfer": read_manifest(soft)["files"],
-    }
-    cache = run_dir / "eval" / "peers.json"
-    if cache.exists() and (old := read_json(cache)).get("made_from") == made_from:
-        return old["peers"]
-    sst = pq.read_table(paths["sst2_train"], columns=["text", "label"])
-    gold = (sst["text"].to_pylist(), np.asarray(sst["label"]))
-    t = pacsv.read_csv(paths["test"], parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False))
-    test = (t["sentence"].to_pylist(), np.asarray(t["label"]))
-    transfer = peers.transfer_rows(soft)
-    sizes = tuple(sorted(set(cfg.transfer_sizes)))
-    runs = [
-        r
-        for seed in seeds
-        for r in peers.fasttext_peers(gold, transfer, test, seed, run_dir / "fasttext", sizes=sizes)
-    ]
-    rows = []
-    for pid in dict.fromkeys(r["id"] for r in runs):
-        rs = [r for r in runs if r["id"] == pid]
-        rows.append(
-            {
-                "id": pid,
-                "desc": rs[0]["desc"],
-                "accuracy": float(np.mean([r["accuracy"] for r in rs])),
-                "p50_us": float(np.median([r["p50_us"] for r in rs])),
-                "train_seconds": float(np.mean([r["train_seconds"] for r in rs])),
-                "train_rows": rs[0]["train_rows"],
-                **({"curve": rs[0]["curve"]} if "curve" in rs[0] else {}),
-                "seeds": seeds,
-                "accuracy_seeds": [r["accuracy"] for r in rs],
-            }
-        )
-        log("reproduce", f"peer {pid}: accuracy {rows[-1]['accuracy']:.4f}, p50 {rows[-1]['p50_us']:.1f} us")
-    write_json(cache, {"made_from": made_from, "peers": rows})
-    return rows
 
 
 def _epoch_seconds(metrics: dict[str, Any]) -> float | None:
