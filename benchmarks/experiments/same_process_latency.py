@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import hardware_context, time_single  # noqa: E402
-from recipes.sst2_imdb.peers import FASTTEXT, transfer_rows  # noqa: E402
+from benchmarks.experiments.student_vs_fasttext import test_set  # noqa: E402
+from recipes.sst2_imdb.peers import train_fasttext, transfer_rows  # noqa: E402
 
 
 def main() -> None:
@@ -37,24 +38,16 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="JSON output (default: print only)")
     args = ap.parse_args()
 
-    import fasttext
-    import pyarrow.csv as pacsv
     import torch
 
     from bert2dnn_ray.student import Student
 
     torch.set_num_threads(1)
-    test = pacsv.read_csv(
-        Path(args.data, "sst2/test.tsv"), parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False)
-    )
-    texts = test["sentence"].to_pylist()
+    texts, _ = test_set(Path(args.data))
     one_line = [" ".join(t.split()) for t in texts]
     rows, probs = transfer_rows(str(Path(args.work, "soft_transfer")))
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8") as f:
-        for t, y in zip(rows, probs.argmax(1)):
-            f.write(f"__label__{int(y)} {' '.join(t.split())}\n")
-        f.flush()
-        ft = fasttext.train_supervised(input=f.name, verbose=0, seed=0, **FASTTEXT)
+    with tempfile.TemporaryDirectory() as tmp:
+        ft, _ = train_fasttext(rows, probs.argmax(1), 0, Path(tmp))
     models = {"fasttext_teacher_argmax": (ft.predict, one_line)}
     for name in args.students:
         models[f"student_{name}"] = (Student.load(str(Path(args.work, "students", name))).predict_one, texts)

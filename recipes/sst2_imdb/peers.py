@@ -74,6 +74,26 @@ def sampled_labels(probs: np.ndarray, copies: int, seed: int) -> np.ndarray:
     return (u > cum[:, None, :]).sum(-1).reshape(-1)
 
 
+def train_fasttext(texts: list[str], labels: np.ndarray, seed: int, work: Path) -> tuple[Any, float]:
+    """fastText (:data:`FASTTEXT`) trained on ``texts`` / ``labels`` shuffled with ``seed``, through a
+    training file in ``work`` that is removed afterwards; the model and its training seconds."""
+    try:
+        import fasttext
+    except ImportError:
+        raise SystemExit("fastText is missing: pip install -e '.[dev]' (fasttext-numpy2)") from None
+    work.mkdir(parents=True, exist_ok=True)
+    f = work / f"train_{seed}_{time.monotonic_ns()}.txt"
+    order = np.random.default_rng(seed).permutation(len(texts))
+    with open(f, "w", encoding="utf-8") as out:
+        for i in order:
+            out.write(f"__label__{int(labels[i])} {' '.join(texts[i].split())}\n")
+    t0 = time.perf_counter()
+    model = fasttext.train_supervised(input=str(f), verbose=0, seed=seed, **FASTTEXT)
+    seconds = time.perf_counter() - t0
+    f.unlink()
+    return model, seconds
+
+
 def fasttext_peer(
     pid: str,
     desc: str,
@@ -83,21 +103,8 @@ def fasttext_peer(
     seed: int,
     work: Path,
 ) -> dict[str, Any]:
-    """fastText trained on ``texts`` / ``labels`` (shuffled with ``seed``), scored on ``test``."""
-    try:
-        import fasttext
-    except ImportError:
-        raise SystemExit("fastText is missing: pip install -e '.[dev]' (fasttext-numpy2)") from None
-    work.mkdir(parents=True, exist_ok=True)
-    f = work / f"{pid}_{seed}.txt"
-    order = np.random.default_rng(seed).permutation(len(texts))
-    with open(f, "w", encoding="utf-8") as out:
-        for i in order:
-            out.write(f"__label__{int(labels[i])} {' '.join(texts[i].split())}\n")
-    t0 = time.perf_counter()
-    model = fasttext.train_supervised(input=str(f), verbose=0, seed=seed, **FASTTEXT)
-    seconds = time.perf_counter() - t0
-    f.unlink()
+    """fastText trained on ``texts`` / ``labels`` (:func:`train_fasttext`), scored on ``test``."""
+    model, seconds = train_fasttext(texts, labels, seed, work)
     test_texts, test_labels = test
     one_line = [" ".join(t.split()) for t in test_texts]
     pred = np.array([int(model.predict(t)[0][0].removeprefix("__label__")) for t in one_line])
@@ -127,19 +134,6 @@ def fasttext_peers(
     ``in_domain``: the same for SST-2 train and its augmented copies (the last bag recipe's rows
     before the transfer set's)."""
     texts, probs = transfer
-    extra = []
-    if in_domain is not None:
-        extra.append(
-            fasttext_peer(
-                "fasttext_teacher_argmax_aug",
-                "fastText ← stacked teachers' hard labels, SST-2 train + augmented copies + transfer rows",
-                in_domain[0] + texts,
-                np.concatenate([in_domain[1], probs]).argmax(1),
-                test,
-                seed,
-                work,
-            )
-        )
     curve = [
         {
             **fasttext_peer(
@@ -156,7 +150,7 @@ def fasttext_peers(
         for n in sizes
         if n < len(texts)
     ]
-    return curve + [
+    rows = curve + [
         fasttext_peer("fasttext_gold", "fastText, gold SST-2 labels only", *gold, test, seed, work),
         fasttext_peer(
             "fasttext_teacher_argmax",
@@ -176,8 +170,20 @@ def fasttext_peers(
             seed,
             work,
         ),
-        *extra,
     ]
+    if in_domain is not None:
+        rows.append(
+            fasttext_peer(
+                "fasttext_teacher_argmax_aug",
+                "fastText ← stacked teachers' hard labels, SST-2 train + augmented copies + transfer rows",
+                in_domain[0] + texts,
+                np.concatenate([in_domain[1], probs]).argmax(1),
+                test,
+                seed,
+                work,
+            )
+        )
+    return rows
 
 
 def peer_rows(cfg: ReproduceConfig, run_dir: Path, paths: dict[str, str]) -> list[dict[str, Any]]:
