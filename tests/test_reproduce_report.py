@@ -240,7 +240,21 @@ def test_report_tables_and_plots(tmp_path):
     assert "fastText, 10k rows" not in md
     assert "added afterwards by `python -m recipes.sst2_imdb --peers-only`" in md
     assert "(the teachers' test accuracy: teacher:minilm 0.9000): 40 s for the peers, 4000 s in all" in md
+    assert "Every latency above was timed" not in md  # not retimed: no such line
+    result["peers_run"]["retimed"] = {"bag": {"p50_us": 9.04, "int8_p50_us": 30.5}}
+    result["peers_run"]["hardware"] = {"cpu_model": "AMD EPYC", "cpu_bf16_features": {"avx512_bf16": True}}
+    result["students"][0]["first_run"] = {"p50_us": 150.0}
+    result["students"][1]["first_run"] = {"p50_us": 171.0}
+    report.write_report(result, tmp_path)
+    md = (tmp_path / "sst2_imdb.md").read_text()
+    assert "Every latency above was timed in the `--peers-only` run (AMD EPYC, bf16 units: avx512_bf16)" in md
+    assert (
+        "over the test sentences: bag 9.0 µs float32, 30.5 µs int8. The run that trained the students " in md
+    )
+    assert "timed them at 150-171 µs (float32, on its machine and serving path: `first_run` in" in md
     del result["peers"][-1], result["peers_run"], result["timings"]["peers_s"]
+    for s in result["students"]:
+        s.pop("first_run", None)
 
     # the last recipe again with other seeds: a spread paragraph, not more table rows
     aug = result["students"][-1]
@@ -394,14 +408,27 @@ def test_peers_only_checks_the_teachers_before_labeling_and_trains_no_student(tm
     from bert2dnn_ray.config import build
     from bert2dnn_ray.errors import DataError
 
-    cfg = build(config.ReproduceConfig, {"report_dir": str(tmp_path), "runs_dir": str(tmp_path / "runs")})
+    cfg = build(
+        config.ReproduceConfig,
+        {
+            "report_dir": str(tmp_path),
+            "runs_dir": str(tmp_path / "runs"),
+            "student": {"featurizer": {"num_buckets": 1024}},
+            "word_order": {"model": {"encoder": "bilstm"}},
+        },
+    )
     teachers = [
-        {"model": "teacher:minilm", "accuracy": 0.9},
+        {"model": "teacher:minilm", "accuracy": 0.9, "p50_us": 9000.0},
         {"model": "teachers:stacked(mean)", "accuracy": 0.91},
+    ]
+    students = [
+        {"id": "stacked_t2", "accuracy": 0.86, "p50_us": 160.0, "int8_p50_us": 75.0},
+        {"id": "bilstm_x", "word_order": "bilstm", "accuracy": 0.89, "p50_us": 700.0, "int8_p50_us": 240.0},
     ]
     report_json = {
         "config": cfg.model_dump(),
         "teachers": teachers,
+        "students": students,
         "transfer": {"labeled_rows": 1000},
         "test_rows": 872,
         "timings": {"total_s": 1.0},
@@ -413,8 +440,26 @@ def test_peers_only_checks_the_teachers_before_labeling_and_trains_no_student(tm
     monkeypatch.setattr(
         run,
         "_evaluate_teachers",
-        lambda *a: {"models": [{"model": m, "accuracy": v} for m, v in scored.items()]},
+        lambda *a: {"models": [{"model": m, "accuracy": v, "p50_us": 5000.0} for m, v in scored.items()]},
     )
+    monkeypatch.setattr(run.peers, "test_set", lambda paths: (["a text"], None))
+    timed = {}  # the architectures retimed here: {encoder: its TrainConfig keys}
+
+    def fake_p50(train, texts, work):
+        kind = (train.get("model") or {}).get("encoder", "bag")
+        timed[kind] = train
+        return (
+            {"p50_us": 9.0, "p99_us": 20.0, "mean_us": 10.0, "int8_p50_us": 30.0}
+            if kind == "bag"
+            else {
+                "p50_us": 400.0,
+                "p99_us": 900.0,
+                "mean_us": 450.0,
+                "int8_p50_us": 200.0,
+            }
+        )
+
+    monkeypatch.setattr(run.retime, "student_p50", fake_p50)
     monkeypatch.setattr(
         run, "_label_sets", lambda *a: calls.append("label") or ({"labeled_rows": 1000}, {}, {})
     )
@@ -427,13 +472,42 @@ def test_peers_only_checks_the_teachers_before_labeling_and_trains_no_student(tm
     assert calls == ["finetune", "label", "peers"]
     assert written == [(result, tmp_path)] and result["peers"] == [{"id": "fasttext_gold"}]
     assert result["peers_run"]["teachers_test_accuracy"] == scored and "peers_s" in result["timings"]
-    assert result["teachers"] == teachers  # the report's own rows stay
+    # Every latency is retimed here; the first run's is kept. The word-order student is timed
+    # with the recipe's word_order settings over its student settings.
+    assert [t.get("p50_us") for t in result["teachers"]] == [5000.0, None]
+    assert result["teachers"][0]["first_run"] == {"p50_us": 9000.0}
+    assert [(s["p50_us"], s["int8_p50_us"]) for s in result["students"]] == [(9.0, 30.0), (400.0, 200.0)]
+    assert result["students"][1]["first_run"] == {"p50_us": 700.0, "int8_p50_us": 240.0}
+    assert "p99_us" not in result["students"][0]  # only the figures a row had
+    assert timed["bag"] == cfg.student and timed["bilstm"]["model"]["encoder"] == "bilstm"
+    assert timed["bilstm"]["featurizer"] == {"num_buckets": 1024}
+    assert result["peers_run"]["retimed"]["bag"]["p50_us"] == 9.0
+    again = run.add_peers(cfg, json.loads(json.dumps(result)))  # a second --peers-only keeps the first run's
+    assert again["students"][1]["first_run"] == {"p50_us": 700.0, "int8_p50_us": 240.0}
 
     calls.clear()
     scored["teacher:minilm"] = 0.9 + 2 / 872  # two sentences off: other teachers, nothing labeled
     with pytest.raises(DataError, match=r"teacher:minilm 0\.9023 \(report 0\.9000\); their labels"):
         run.add_peers(cfg, json.loads(json.dumps(report_json)))
     assert calls == ["finetune"]
+
+
+def test_student_p50_times_a_random_student_of_the_given_shapes(tmp_path):
+    """--peers-only retimes each student architecture as a random-weight student of its shapes:
+    float32 predict_one and int8 ONNX, one text at a time; the scratch artifact is removed."""
+    from recipes.sst2_imdb import retime
+
+    texts = [f"a {w} film about {n} things" for w in ("good", "bad", "dull") for n in range(20)]
+    bag = {"featurizer": {"num_buckets": 4096}, "model": {"embedding_dim": 16, "hidden": [16]}}
+    lstm = {
+        "featurizer": {"num_buckets": 4096, "word_ngrams": [1]},
+        "model": {"encoder": "bilstm", "embedding_dim": 8, "encoder_width": 8, "hidden": [8]},
+    }
+    for name, train in (("bag", bag), ("bilstm", lstm)):
+        f = retime.student_p50(train, texts, tmp_path / name)
+        assert set(f) == {"p50_us", "p99_us", "mean_us", "int8_p50_us"}
+        assert 0 < f["p50_us"] <= f["p99_us"] and f["int8_p50_us"] > 0, (name, f)
+        assert not (tmp_path / name).exists()
 
 
 def test_fasttext_peers_train_on_exactly_the_students_rows(tmp_path):

@@ -186,11 +186,18 @@ def fasttext_peers(
     return rows
 
 
+def test_set(paths: dict[str, str]) -> tuple[list[str], np.ndarray]:
+    """The report's test sentences and gold labels (``paths["test"]``, SST-2's test.tsv)."""
+    import pyarrow.csv as pacsv
+
+    t = pacsv.read_csv(paths["test"], parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False))
+    return t["sentence"].to_pylist(), np.asarray(t["label"])
+
+
 def peer_rows(cfg: ReproduceConfig, run_dir: Path, paths: dict[str, str]) -> list[dict[str, Any]]:
     """The report's ``peers``: :func:`fasttext_peers` for the table's seed and the seed repeats, one
     row per peer, accuracy averaged over the seeds. Reused from ``eval/peers.json`` while its
     settings and the soft labels are unchanged."""
-    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     from bert2dnn_ray.softlabels import read_manifest
@@ -211,8 +218,7 @@ def peer_rows(cfg: ReproduceConfig, run_dir: Path, paths: dict[str, str]) -> lis
         return old["peers"]
     sst = pq.read_table(paths["sst2_train"], columns=["text", "label"])
     gold = (sst["text"].to_pylist(), np.asarray(sst["label"]))
-    t = pacsv.read_csv(paths["test"], parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False))
-    test = (t["sentence"].to_pylist(), np.asarray(t["label"]))
+    test = test_set(paths)
     in_domain = None
     if with_copies:
         parts = [transfer_rows(str(d)) for d in in_domain_dirs]

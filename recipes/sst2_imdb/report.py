@@ -218,6 +218,28 @@ def _fasttext_curve(result: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return curve
 
 
+def _retimed_line(result: dict[str, Any]) -> str:
+    """Where the latencies of a report finished by ``--peers-only`` come from (:mod:`.retime`)."""
+    later = result["peers_run"]
+    archs = "; ".join(
+        f"{kind} {f['p50_us']:,.1f} µs float32, {f['int8_p50_us']:,.1f} µs int8"
+        for kind, f in later["retimed"].items()
+    )
+    first = [s["first_run"]["p50_us"] for s in result["students"] if "p50_us" in s.get("first_run", {})]
+    then = (
+        f" The run that trained the students timed them at {min(first):,.0f}-{max(first):,.0f} µs"
+        if first
+        else ""
+    )
+    return (
+        f"Every latency above was timed in the `--peers-only` run ({_cpu_words(later['hardware'])}): the "
+        "teachers by `bert2dnn evaluate`, each student architecture as a random-weight student of its "
+        "shapes (its cost does not depend on its weights' values) in the peers' process, one text at a "
+        f"time over the test sentences: {archs}.{then}"
+        + (" (float32, on its machine and serving path: `first_run` in `sst2_imdb.json`)." if first else "")
+    )
+
+
 def write_report(result: dict[str, Any], out: Path) -> None:
     import matplotlib
 
@@ -349,6 +371,8 @@ def write_report(result: dict[str, Any], out: Path) -> None:
             "on teachers and transfer-set labels made with this report's settings (the teachers' test "
             f"accuracy: {acc}): {t.get('peers_s', 0):.0f} s for the peers, {later['wall_s']:.0f} s in all.",
         ]
+        if later.get("retimed"):
+            lines[-1:-1] = ["", _retimed_line(result)]
     compute = _compute_line(result)
     if compute:
         lines[-1:-1] = ["", compute]

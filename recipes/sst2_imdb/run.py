@@ -18,7 +18,7 @@ from bert2dnn_ray.rundir import SUCCESS
 from bert2dnn_ray.student import train
 from bert2dnn_ray.teachers import TeacherSpec, specs_from_finetune
 
-from . import peers
+from . import peers, retime
 from .config import STUDENT_EPOCHS, ReproduceConfig, run_dir_of
 from .report import write_report
 from .variants import _merged, _student_variants
@@ -359,8 +359,9 @@ def add_peers(cfg: ReproduceConfig, result: dict[str, Any]) -> dict[str, Any]:
     :func:`peers_report`) without training its students again.
 
     Runs the teachers and the soft labels (each skipped when done; trained and labeled again with
-    the report's settings on a machine that lacks them), then the peers, and rewrites the
-    report with them. Refused (exit 2, the report untouched) when the teachers here do not score
+    the report's settings on a machine that lacks them), then the peers; times the teachers and
+    each student architecture again here (:mod:`.retime`), so that the report's latencies are all
+    from this machine; and rewrites the report with them. Refused (exit 2, the report untouched) when the teachers here do not score
     what the report's teachers scored on test, within one test sentence (checked before labeling),
     or label another number of transfer rows: the peers would learn other labels than the students.
     """
@@ -370,7 +371,8 @@ def add_peers(cfg: ReproduceConfig, result: dict[str, Any]) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     paths = _prepare_inputs(cfg, run_dir)
     _, specs = _finetune(cfg, run_dir, paths)
-    got = {r["model"]: r["accuracy"] for r in _evaluate_teachers(cfg, run_dir, paths, specs)["models"]}
+    here = _evaluate_teachers(cfg, run_dir, paths, specs)["models"]
+    got = {r["model"]: r["accuracy"] for r in here}
     tolerance = 1.0 / (result.get("test_rows") or 872) + 1e-9
     off = [
         f"{r['model']} {got.get(r['model'], float('nan')):.4f} (report {r['accuracy']:.4f})"
@@ -391,9 +393,11 @@ def add_peers(cfg: ReproduceConfig, result: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     result["peers"] = peers.peer_rows(cfg, run_dir, paths)
     result["timings"]["peers_s"] = time.perf_counter() - t0
+    retimed = retime.retime(result, here, peers.test_set(paths)[0], run_dir / "retime")
     result["peers_run"] = {
         "mode": "--peers-only",
         "teachers_test_accuracy": got,
+        "retimed": retimed,
         "wall_s": time.perf_counter() - t_start,
         "hardware": {**hardware_context(), "gpu": _gpu_name(), "cpus": os.cpu_count()},
     }
