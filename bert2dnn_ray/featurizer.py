@@ -87,7 +87,14 @@ def _fmix_np(x: np.ndarray) -> np.ndarray:
 class FeaturizerConfig(Strict):
     """How text becomes hashed feature ids. Saved with every student artifact."""
 
-    num_buckets: int = Field(262144, ge=16, le=1 << 40)
+    num_buckets: int = Field(
+        1 << 20,
+        ge=16,
+        le=1 << 40,
+        description="hashed feature ids (embedding rows): 2^20 = 256 MB of float32 at the default 64 "
+        "dims. At 400k transfer rows 2^18 scored 0.8433 on SST-2 and 2^20 0.8559 at the same latency "
+        "(docs/student_vs_fasttext.md)",
+    )
     word_ngrams: list[int] = Field(default_factory=lambda: [1, 2])
     boundary_tokens: bool = True
     char_ngrams: list[int] = Field(default_factory=list)

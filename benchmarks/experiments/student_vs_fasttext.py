@@ -6,7 +6,7 @@ of the same transfer rows, scored on SST-2 test (GLUE SST-2 dev) -> ``--out`` JS
    soft labels at T = 1 and 2.
 2. For each ``--hidden`` (comma-separated widths; ``""`` = no hidden layer, a linear student;
    ``:64`` for a 64-dim embedding) and each ``--seeds``: a bag student (the recipe's settings: a
-   2^20 x 128 bag of word uni+bigrams, Adagrad ``--lr`` 0.01, ``--batch-size`` 128, ``--epochs`` 3,
+   2^20 (``--buckets``) x 128 bag of word uni+bigrams, Adagrad ``--lr`` 0.01, ``--batch-size`` 128, ``--epochs`` 3,
    ``--temperature`` 2, the distillation loss of ``student/loss.py``), scored for accuracy, log loss and ECE, and
    timed with ``predict_one`` (one thread).
 3. fastText (``fasttext-numpy2``, dim 64, wordNgrams 2, 5 epochs, one thread, each seed) on:
@@ -127,6 +127,7 @@ def student_row(args, work: Path, soft: str, hidden: list[int], emb: int, seed: 
         "" if args.batch_size == 128 else f"_bs{args.batch_size}"
     )
     key += "" if args.lr_schedule == "constant" else f"_{args.lr_schedule}"
+    key += "" if args.buckets == 1 << 20 else f"_b{args.buckets.bit_length() - 1}"
     out = work / "students" / f"{key}_seed{seed}"
     data = Path(args.data)
     cfg = train.TrainConfig.model_validate(
@@ -141,7 +142,7 @@ def student_row(args, work: Path, soft: str, hidden: list[int], emb: int, seed: 
             "learning_rate": args.lr,
             "lr_schedule": args.lr_schedule,
             "optimizer": "adagrad",
-            "featurizer": {"num_buckets": 1 << 20},
+            "featurizer": {"num_buckets": args.buckets},
             "model": {"embedding_dim": emb, "hidden": hidden},
             "seed": seed,
             "dev": str(data / "sst2/dev.tsv"),
@@ -259,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         default="constant",
         choices=["constant", "linear", "cosine"],
         help="the students' schedule",
+    )
+    ap.add_argument(
+        "--buckets", type=int, default=1 << 20, help="the students' hashed buckets (a power of 2; 2^20 here)"
     )
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/student_vs_fasttext.json"))
     args = ap.parse_args(argv)
