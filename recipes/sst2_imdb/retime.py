@@ -3,8 +3,8 @@
 The students of a finished report were timed in the run that trained them, on its machine and with
 the serving path of its day; the fastText peers ``--peers-only`` adds are timed here. A latency
 column that mixes the two compares machines, not models. :func:`retime` times each student
-architecture of the report here, in the peers' process and with their harness (:func:`.peers.p50_us`:
-one text at a time over the test sentences after an untimed pass, one thread), and puts those figures
+architecture of the report here, in the peers' process and with their harness (``time_single``: one
+text at a time over the test sentences after an untimed pass, one thread), and puts those figures
 in the rows the report renders, keeping the first run's under ``first_run``.
 
 Each architecture is timed as a random-weight student (:func:`student_p50`): what a bag or word-order
@@ -21,7 +21,6 @@ from typing import Any
 
 from bert2dnn_ray.progress import log
 
-from .peers import p50_us
 from .variants import _merged
 
 _TIMED = ("p50_us", "p99_us", "mean_us", "int8_p50_us")
@@ -51,7 +50,7 @@ def student_p50(train: dict[str, Any], texts: list[str], work: Path) -> dict[str
         int8 = OnnxStudent.load(work, precision="int8", threads=1)
         with threadpool_limits(limits=1):
             fp32 = time_single(student.predict_one, texts, texts)
-            q = p50_us(int8.predict_one, texts)
+            q = time_single(int8.predict_one, texts, texts)["p50_us"]
     finally:
         torch.set_num_threads(prev)
         shutil.rmtree(work, ignore_errors=True)
