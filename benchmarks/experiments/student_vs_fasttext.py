@@ -262,6 +262,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the students' schedule",
     )
     ap.add_argument(
+        "--soft-labels",
+        help="a finished soft-label set to learn from instead of step 1's (e.g. the recipe's "
+        "runs/sst2_imdb/soft_transfer: its stacked teachers); --transfer-rows is then unused",
+    )
+    ap.add_argument(
         "--buckets", type=int, default=1 << 20, help="the students' hashed buckets (a power of 2; 2^20 here)"
     )
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/student_vs_fasttext.json"))
@@ -272,9 +277,13 @@ def main(argv: list[str] | None = None) -> int:
     from bert2dnn_ray.runtime import init_ray
 
     init_ray(None)
-    soft, spec = teacher_and_labels(args, work)
     test = test_set(Path(args.data))
-    rows: list[dict[str, Any]] = [teacher_row(args, spec)]
+    rows: list[dict[str, Any]] = []
+    if args.soft_labels:  # labels made elsewhere (e.g. the recipe's): no teacher here
+        soft = args.soft_labels
+    else:
+        soft, spec = teacher_and_labels(args, work)
+        rows.append(teacher_row(args, spec))
     for seed in args.seeds if not args.no_fasttext else []:
         rows += fasttext_rows(args, work, soft, seed, test)
     for h in args.hidden:
@@ -289,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "experiment": "student_vs_fasttext",
         "command": " ".join(sys.argv),
-        "transfer_rows": args.transfer_rows,
+        "transfer_rows": None if args.soft_labels else args.transfer_rows,
+        "soft_labels": args.soft_labels,
         "teacher_epochs": args.teacher_epochs,
         "fasttext": FASTTEXT,
         "summary": summarize(rows),
