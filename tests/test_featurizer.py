@@ -128,7 +128,7 @@ def test_tokens_are_exactly_text_module_tokens():
 
 def test_ids_are_pinned():
     # Changing these breaks every saved student: bump the featurizer version instead.
-    f = Featurizer(FeaturizerConfig(num_buckets=262144))  # 2^18: the default before 2^20
+    f = Featurizer(FeaturizerConfig(num_buckets=262144))  # 2^18, the default
     assert f.ids("Cheap red iPhone-15 case!").tolist() == [
         138949,
         162322,
@@ -166,7 +166,7 @@ def test_ids_follow_the_documented_formula():
         return x ^ (x >> 33)
 
     p = 0x9E3779B97F4A7C15
-    nb = 1 << 20  # the default
+    nb = 262144  # the default
     uni = key("bert2dnn-featurizer/v1/a/w1/0")
     big = key("bert2dnn-featurizer/v1/a/w2/0")
     red, shoes = key("red"), key("shoes")
