@@ -360,10 +360,11 @@ def add_peers(cfg: ReproduceConfig, result: dict[str, Any]) -> dict[str, Any]:
 
     Runs the teachers and the soft labels (each skipped when done; trained and labeled again with
     the report's settings on a machine that lacks them), then the peers; times the teachers and
-    each student architecture again here (:mod:`.retime`), so that the report's latencies are all
-    from this machine; and rewrites the report with them. Refused (exit 2, the report untouched) when the teachers here do not score
-    what the report's teachers scored on test, within one test sentence (checked before labeling),
-    or label another number of transfer rows: the peers would learn other labels than the students.
+    each student architecture again here (:mod:`.retime`), so that the report's latencies all come
+    from this machine; and rewrites the report. Refused (exit 2, the report untouched) when the
+    teachers here do not score what the report's teachers scored on test, within one test sentence
+    (checked before labeling), or label another number of transfer rows: the peers would learn
+    other labels than the students.
     """
     numbers = Path(cfg.report_dir, "sst2_imdb.json")
     t_start = time.perf_counter()
