@@ -6,9 +6,9 @@ of the same transfer rows, scored on SST-2 test (GLUE SST-2 dev) -> ``--out`` JS
    soft labels at T = 1 and 2.
 2. For each ``--hidden`` (comma-separated widths; ``""`` = no hidden layer, a linear student;
    ``:64`` for a 64-dim embedding) and each ``--seeds``: a bag student (the recipe's settings: a
-   2^20 (``--buckets``) x 128 bag of word uni+bigrams, Adagrad ``--lr`` 0.01, ``--batch-size`` 128, ``--epochs`` 3,
-   ``--temperature`` 2, the distillation loss of ``student/loss.py``), scored for accuracy, log loss and ECE, and
-   timed with ``predict_one`` (one thread).
+   2^20 (``--buckets``) x 128 bag of word uni+bigrams, Adagrad ``--lr`` 0.01, ``--batch-size`` 128,
+   ``--epochs`` 3, ``--temperature`` 2, the distillation loss of ``student/loss.py``), scored for
+   accuracy, log loss and ECE, and timed with ``predict_one`` (one thread).
 3. fastText (``fasttext-numpy2``, dim 64, wordNgrams 2, 5 epochs, one thread, each seed) on:
    the gold SST-2 train labels; the teacher's hard labels (argmax) of exactly the transfer rows the
    students use; and the soft labels by sampling (each row ``--sampled-copies`` times, each copy's
@@ -35,6 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from recipes.sst2_imdb.peers import FASTTEXT, fasttext_peers, p50_us, transfer_rows  # noqa: E402
+from recipes.sst2_imdb.peers import test_set as peers_test_set  # noqa: E402
 
 
 def say(msg: str) -> None:
@@ -107,12 +108,8 @@ def teacher_and_labels(args: argparse.Namespace, work: Path):
 
 
 def test_set(data: Path) -> tuple[list[str], np.ndarray]:
-    import pyarrow.csv as pacsv
-
-    t = pacsv.read_csv(
-        data / "sst2/test.tsv", parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False)
-    )
-    return t["sentence"].to_pylist(), np.asarray(t["label"].to_pylist())
+    """SST-2 test under ``data`` (``make data``'s layout), read as the recipe's peers read it."""
+    return peers_test_set({"test": str(data / "sst2/test.tsv")})
 
 
 def student_row(args, work: Path, soft: str, hidden: list[int], emb: int, seed: int, test) -> dict[str, Any]:
