@@ -102,6 +102,12 @@ def test_student_variants_word_order_and_seed_repeats():
         build(config.ReproduceConfig, {"word_order": {"model": {"embedding_dim": 32}}})
 
 
+def _rendered(result: dict, out) -> str:
+    """``report.write_report(result, out)``, then the Markdown it wrote."""
+    report.write_report(result, out)
+    return (out / "sst2_imdb.md").read_text()
+
+
 def test_report_tables_and_plots(tmp_path):
     t = {"kind": "teacher", "accuracy": 0.9, "auc": 0.95, "params": 22_000_000, "p50_us": 20_000.0}
     students = [
@@ -173,8 +179,7 @@ def test_report_tables_and_plots(tmp_path):
         },
         "config": {"transfer_rows": 150_000, "student": {"num_workers": 1}},
     }
-    report.write_report(result, tmp_path)
-    md = (tmp_path / "sst2_imdb.md").read_text()
+    md = _rendered(result, tmp_path)
     assert "| teacher minilm | 0.9000 | 0.9500 | 100.0% | 22,000,000 | 20,000 µs | - | - |  | - |" in md
     assert (
         "| stacked T=2 | 0.8820 | 0.9400 | 98.0% | 70,000,000 | 160 µs | 0.8810 | 41 µs | 150,000 | - |" in md
@@ -185,8 +190,7 @@ def test_report_tables_and_plots(tmp_path):
         **result,
         "recorded_seconds": {"finetune": {"minilm": 1479.1}, "label": {}, "students": {"stacked_t2": 303.2}},
     }
-    report.write_report(timed, tmp_path)
-    timed_md = (tmp_path / "sst2_imdb.md").read_text()
+    timed_md = _rendered(timed, tmp_path)
     assert (
         "| teacher minilm | 0.9000 | 0.9500 | 100.0% | 22,000,000 | 20,000 µs | - | - |  | 1,479 |"
         in timed_md
@@ -220,8 +224,7 @@ def test_report_tables_and_plots(tmp_path):
     )
     del result["students"][-1]["curve"]
     result["augmented"] = {"written_rows": 200_000, "labeled_rows": 190_000, "config": {"variants": 5}}
-    report.write_report(result, tmp_path)
-    md = (tmp_path / "sst2_imdb.md").read_text()
+    md = _rendered(result, tmp_path)
     assert "| transfer rows | accuracy | retention | + SST-2 train and augmented copies |" in md
     assert "| 150,000 | 0.8820 | 98.0% | 0.8910 (99.0%) |" in md and "| 10,000 | 0.8300 | 92.2% | - |" in md
     assert "5 perturbed copies of each training sentence" in md and "190,000 distinct" in md
@@ -232,8 +235,7 @@ def test_report_tables_and_plots(tmp_path):
     result["peers"][-1].update(accuracy=0.79, desc="fastText, 10k rows", train_rows=10_000)
     result["timings"]["peers_s"] = 40.0
     result["peers_run"] = {"teachers_test_accuracy": {"teacher:minilm": 0.9}, "wall_s": 4000.0}
-    report.write_report(result, tmp_path)
-    md = (tmp_path / "sst2_imdb.md").read_text()
+    md = _rendered(result, tmp_path)
     assert "| + SST-2 train and augmented copies | fastText, same rows (teachers' argmax) |" in md
     assert "| 10,000 | 0.8300 | 92.2% | - | 0.7900 (87.8%) |" in md
     assert "| 150,000 | 0.8820 | 98.0% | 0.8910 (99.0%) | 0.8500 (94.4%) |" in md
@@ -245,8 +247,7 @@ def test_report_tables_and_plots(tmp_path):
     result["peers_run"]["hardware"] = {"cpu_model": "AMD EPYC", "cpu_bf16_features": {"avx512_bf16": True}}
     result["students"][0]["first_run"] = {"p50_us": 150.0}
     result["students"][1]["first_run"] = {"p50_us": 171.0}
-    report.write_report(result, tmp_path)
-    md = (tmp_path / "sst2_imdb.md").read_text()
+    md = _rendered(result, tmp_path)
     assert "Every latency above was timed in the `--peers-only` run (AMD EPYC, bf16 units: avx512_bf16)" in md
     assert (
         "over the test sentences: bag 9.0 µs float32, 30.5 µs int8. The run that trained the students " in md
@@ -269,8 +270,7 @@ def test_report_tables_and_plots(tmp_path):
             result["students"].append(row)
 
     add_seeds("stacked_t2_aug", "aug", {1: 0.885, 2: 0.879})
-    report.write_report(result, tmp_path)
-    md = (tmp_path / "sst2_imdb.md").read_text()
+    md = _rendered(result, tmp_path)
     assert "| aug, seed 1 |" not in md and "| aug | 0.8910 |" in md
     assert (
         'Seed spread: "aug" trained 3 times, the seed its only change: 0.8910 (seed 0), 0.8850 (seed 1), '
@@ -286,8 +286,7 @@ def test_report_tables_and_plots(tmp_path):
     # a word-order student on the same data, with its own seeds: a second spread paragraph
     wo = {"model": {"encoder": "bilstm"}}
     add_seeds("bilstm_aug", "bilstm aug", {0: 0.899, 1: 0.893, 2: 0.896}, train=wo, word_order="bilstm")
-    report.write_report(result, tmp_path)
-    md = (tmp_path / "sst2_imdb.md").read_text()
+    md = _rendered(result, tmp_path)
     assert "| bilstm aug | 0.8990 |" in md and "| bilstm aug, seed 1 |" not in md
     assert '"bilstm aug" reads the words in order instead of pooling a bag' in md
     assert '`{"model": {"encoder": "bilstm"}}`' in md
@@ -313,8 +312,7 @@ def test_report_tables_and_plots(tmp_path):
         "label": {"transfer set": 4083.0, "SST-2 train": 150.0, "augmented copies": None},
         "students": {"gold_only": 600.0, "stacked_t2": 1200.0, "stacked_t2_n10000": None},
     }
-    report.write_report(result, tmp_path)
-    md = (tmp_path / "sst2_imdb.md").read_text()
+    md = _rendered(result, tmp_path)
     assert (
         "Compute recorded in the outputs, over every invocation that made them (training epochs for "
         "teachers and students, without start-up and dev evaluation; for labeling, the wall time of "
