@@ -358,6 +358,7 @@ def test_submit_smoke_pipeline_end_to_end(tmp_path, clean_env, capsys, tiny_bert
         RAY_USAGE_STATS_ENABLED="0",
         RAY_AUTH_MODE="token",
         RAY_AUTH_TOKEN=token,
+        RAY_TRAIN_HEALTH_CHECK_INTERVAL_S=os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"],  # conftest's
         # The job's `python` is the one on the head's PATH: this venv's.
         PATH=f"{ray_exe.parent}{os.pathsep}{env.get('PATH', '')}",
         # The nodes' S3 credentials and endpoint (on a cloud cluster: the nodes' IAM role).
