@@ -25,6 +25,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -33,9 +34,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from bert2dnn_ray.featurizer import Featurizer, FeaturizerConfig  # noqa: E402
+from bert2dnn_ray.student.loop import lr_schedule  # noqa: E402
 from bert2dnn_ray.student.loss import DistillationLoss  # noqa: E402
 from bert2dnn_ray.student.model import StudentModelConfig, StudentNet  # noqa: E402
-from recipes.sst2_imdb.peers import test_set  # noqa: E402
+from recipes.sst2_imdb.peers import test_set, transfer_rows  # noqa: E402
 
 BASE: dict[str, Any] = {
     "buckets": 1 << 20,
@@ -85,18 +87,7 @@ def say(msg: str) -> None:
 def soft_rows(soft_dir: str, temperature: float, hard: bool = False) -> tuple[list[str], np.ndarray]:
     """Texts and the stacked teachers' probabilities at ``temperature``, or (``hard``) their
     argmax as one-hot rows."""
-    import pyarrow.parquet as pq
-
-    from bert2dnn_ray.softlabels import STACKED, files, probs_column
-
-    col = probs_column(STACKED, 1.0 if hard else temperature)
-    texts: list[str] = []
-    probs = []
-    for f in files(soft_dir):
-        t = pq.read_table(f, columns=["text", col])
-        texts += t["text"].to_pylist()
-        probs.append(np.stack(t[col].to_numpy(zero_copy_only=False)))
-    probs = np.concatenate(probs).astype(np.float32)
+    texts, probs = transfer_rows(soft_dir, temperature=1.0 if hard else temperature)
     return texts, np.eye(probs.shape[1], dtype=np.float32)[probs.argmax(1)] if hard else probs
 
 
@@ -161,7 +152,10 @@ def run_variant(name: str, soft_dir: str, work: Path, seed: int, max_rows: int =
     loss_fn = DistillationLoss(temperature=v["temperature"])
     targets = torch.from_numpy(probs)
     n, bs = len(offsets), v["batch_size"]
-    total = math.ceil(n / bs) * v["epochs"]
+    # The library's schedule (constant, or decayed linearly to 0 over all steps) as a factor.
+    scale_at = lr_schedule(
+        SimpleNamespace(lr_schedule=v["schedule"], learning_rate=1.0), math.ceil(n / bs) * v["epochs"]
+    )
     step, history, t0 = 0, [], time.perf_counter()
     for epoch in range(v["epochs"]):
         order = np.random.default_rng(seed + epoch).permutation(n)
@@ -171,7 +165,7 @@ def run_variant(name: str, soft_dir: str, work: Path, seed: int, max_rows: int =
             for o in opts:
                 o.zero_grad()
             loss.backward()
-            scale = max(0.0, 1 - step / total) if v["schedule"] == "linear" else 1.0
+            scale = scale_at(step)
             for o, lr in zip(opts, base_lr):
                 for g in o.param_groups:
                     g["lr"] = lr * scale

@@ -45,14 +45,16 @@ def p50_us(fn, texts: list[str]) -> float:
     return time_single(fn, texts, texts)["p50_us"]
 
 
-def transfer_rows(soft_dir: str, max_rows: int | None = None) -> tuple[list[str], np.ndarray]:
-    """Texts and stacked T = 1 probabilities of a soft-label set: the first ``max_rows`` rows in
-    part order, the rows a student with that ``max_rows`` trains on."""
+def transfer_rows(
+    soft_dir: str, max_rows: int | None = None, temperature: float = 1.0
+) -> tuple[list[str], np.ndarray]:
+    """Texts and stacked probabilities (at ``temperature``, a column the set has) of a soft-label
+    set: the first ``max_rows`` rows in part order, the rows a student with that ``max_rows`` trains on."""
     import pyarrow.parquet as pq
 
     from bert2dnn_ray.softlabels import STACKED, files, probs_column
 
-    col = probs_column(STACKED, 1.0)
+    col = probs_column(STACKED, temperature)
     texts: list[str] = []
     probs = []
     for f in files(soft_dir):
