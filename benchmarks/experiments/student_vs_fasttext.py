@@ -125,6 +125,7 @@ def student_row(args, work: Path, soft: str, hidden: list[int], emb: int, seed: 
     )
     key += "" if args.lr_schedule == "constant" else f"_{args.lr_schedule}"
     key += "" if args.buckets == 1 << 20 else f"_b{args.buckets.bit_length() - 1}"
+    key += "" if args.shuffle == "local" else f"_{args.shuffle}"
     out = work / "students" / f"{key}_seed{seed}"
     data = Path(args.data)
     cfg = train.TrainConfig.model_validate(
@@ -139,6 +140,7 @@ def student_row(args, work: Path, soft: str, hidden: list[int], emb: int, seed: 
             "learning_rate": args.lr,
             "lr_schedule": args.lr_schedule,
             "optimizer": "adagrad",
+            "shuffle": args.shuffle,
             "featurizer": {"num_buckets": args.buckets},
             "model": {"embedding_dim": emb, "hidden": hidden},
             "seed": seed,
@@ -265,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--buckets", type=int, default=1 << 20, help="the students' hashed buckets (a power of 2; 2^20 here)"
+    )
+    ap.add_argument(
+        "--shuffle", default="local", choices=["local", "global"], help="the students' shuffle (TrainConfig)"
     )
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/student_vs_fasttext.json"))
     args = ap.parse_args(argv)
