@@ -232,14 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunk-rows", type=int, default=200_000)
     ap.add_argument("--teachers", default="bert-base,minilm-l6")
     ap.add_argument("--tokenizer", default=None, help="tokenizer directory (default: the offline MiniLM's)")
-    ap.add_argument(
-        "--quick", action="store_true", help="a few thousand rows: checks the code, measures little"
-    )
+    ap.add_argument("--quick", action="store_true", help="2,000 rows: checks the code, measures little")
     ap.add_argument("--out", default=str(DEFAULT_OUT))
     ap.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="cpu: dry run of the code only")
     args = ap.parse_args(argv)
     if args.quick:
-        args.rows, args.sample, args.chunk_rows = 4000, 512, 1000
+        args.rows, args.sample, args.chunk_rows = 2000, 512, 1000
     global DEVICE
     DEVICE = args.device
     started = time.perf_counter()

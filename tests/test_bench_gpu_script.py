@@ -42,5 +42,5 @@ def test_bench_label_gpu_dry_run_on_cpu(tmp_path):
     t = res["teachers"]["minilm-l6"]
     assert t["model_forward"]["rows_per_s"] > 0 and t["runner"]["rows_per_s"] > 0
     stage = t["label_stage"][0]
-    assert stage["rows"] == 4000 and stage["num_gpus_per_actor"] == 0.0
+    assert stage["rows"] == 2000 and stage["num_gpus_per_actor"] == 0.0
     assert res["gpu"]["name"].startswith("none")
