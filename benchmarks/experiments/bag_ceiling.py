@@ -20,7 +20,6 @@ fastText's recipe (mean pooling, no hidden layer, plain SGD decayed linearly ove
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -34,6 +33,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from bert2dnn_ray.featurizer import Featurizer, FeaturizerConfig  # noqa: E402
+from bert2dnn_ray.io import write_json  # noqa: E402
 from bert2dnn_ray.student.loop import lr_schedule  # noqa: E402
 from bert2dnn_ray.student.loss import DistillationLoss  # noqa: E402
 from bert2dnn_ray.student.model import StudentModelConfig, StudentNet  # noqa: E402
@@ -236,8 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summarize(rows),
         "runs": rows,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1))
+    write_json(args.out, result)
     for r in result["summary"]:
         print(
             f"{r['id']:<26} test {r['test_accuracy']:.4f} (seeds {r['seeds']})  dev {r['dev_accuracy']:.4f}"

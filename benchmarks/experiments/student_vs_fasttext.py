@@ -23,7 +23,6 @@ Every step is skipped when its output exists in ``--work`` (re-running resumes).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -34,6 +33,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from bert2dnn_ray.io import write_json  # noqa: E402
 from recipes.sst2_imdb.peers import FASTTEXT, fasttext_peers, p50_us, transfer_rows  # noqa: E402
 from recipes.sst2_imdb.peers import test_set as peers_test_set  # noqa: E402
 
@@ -307,8 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summarize(rows),
         "runs": rows,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1))
+    write_json(args.out, result)
     for r in result["summary"]:
         print(
             f"{r['id']:<28} acc {r['accuracy_mean']:.4f} ± {r['accuracy_std']:.4f}  p50 {r['p50_us']:7.1f} us  "
