@@ -182,7 +182,7 @@ def _configure_ray_data() -> None:
         ctx = DataContext.get_current()
         # Ray 2.60 reads Parquet through its V2 datasource by default, which starts 32 footer-reader
         # actors (new processes) per read_parquet: 19x slower than V1 on 2,000 files of 500 rows,
-        # 8.6x on 300 files on S3, 8x on one small file (2 cores;
+        # 8.2x on 300 files on S3, 9.4x on one small file (2 cores;
         # benchmarks/experiments/parquet_reader.py). RAY_DATA_USE_DATASOURCE_V2 set by the user wins.
         if "RAY_DATA_USE_DATASOURCE_V2" not in os.environ:
             ctx.use_datasource_v2 = False
