@@ -81,25 +81,11 @@ def s3_server():
     Yields (bucket URI, the environment that points clients at it). The variables are also set
     in this process, so pyarrow, Ray workers started from it and boto3 all talk to it.
     """
-    import logging
+    from benchmarks._common import loopback_s3
 
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+    server, env = loopback_s3("bert2dnn-test")
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    boto3.client("s3").create_bucket(Bucket="bert2dnn-test")
     try:
         yield "s3://bert2dnn-test", env
     finally:

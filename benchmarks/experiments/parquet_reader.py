@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import result_header, write_result  # noqa: E402
+from benchmarks._common import loopback_s3, result_header, write_result  # noqa: E402
 
 # The reader each run uses: the library's choice, and Ray's own default set explicitly.
 MODES = {"library_v1": None, "ray_default_v2": "1"}
@@ -50,26 +50,11 @@ def write_shape(shape: str, root: str, fs=None) -> None:
 
 
 def s3_server() -> tuple[object, dict[str, str], object]:
-    """A loopback S3 server with the bucket, the variables pointing clients at it, a filesystem."""
-    import logging
-
-    import boto3
+    """A loopback S3 server with the bucket, its variables (also set here), a filesystem on it."""
     import pyarrow.fs as pafs
-    from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+    server, env = loopback_s3(BUCKET)
     os.environ.update(env)
-    boto3.client("s3").create_bucket(Bucket=BUCKET)
     fs = pafs.S3FileSystem(endpoint_override=env["AWS_ENDPOINT_URL"], scheme="http", region="us-east-1")
     return server, env, fs
 
