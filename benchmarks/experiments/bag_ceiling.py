@@ -11,7 +11,8 @@ epoch (as the library's training keeps the best dev epoch).
 
 Variants (``--variants``; all by default): the library's bag at 2^20 buckets (``base``); a linear
 student; Adagrad decayed linearly; hidden dropout; word trigrams; 2^21 buckets; the teachers' hard
-labels (argmax, as fastText gets them); T = 1 with the decay (seeds 0-2: :data:`SEEDS`); and
+labels (argmax, as fastText gets them); T = 1 with the decay (seeds 0-2: :data:`SEEDS`); the
+student's logits regressed on the teachers' (mean squared error, Tang et al. 2019); and
 fastText's recipe (mean pooling, no hidden layer, plain SGD decayed linearly over 5 epochs). Usage, after ``make reproduce`` (or its ``--peers-only``) has made the soft labels::
 
     .venv/bin/python benchmarks/experiments/bag_ceiling.py --soft-labels runs/sst2_imdb/soft_transfer
@@ -53,6 +54,7 @@ BASE: dict[str, Any] = {
     "epochs": 3,
     "temperature": 2.0,
     "labels": "soft",
+    "loss": "kl",
     "batch_size": 128,
 }
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -64,6 +66,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "buckets_2^21": {"buckets": 1 << 21, "lr": 0.1, "schedule": "linear"},
     "hard_labels": {"labels": "hard", "temperature": 1.0, "lr": 0.1, "schedule": "linear"},
     "t1_linear_decay": {"temperature": 1.0, "lr": 0.1, "schedule": "linear"},
+    # Tang et al. (2019): the student's logits regressed on the teachers' (mean squared error) instead
+    # of matching their softened probabilities.
+    "logit_mse": {"labels": "logits", "loss": "mse"},
+    "logit_mse_0.1_linear_decay": {"labels": "logits", "loss": "mse", "lr": 0.1, "schedule": "linear"},
     "fasttext_recipe": {
         "hidden": [],
         "pooling": "mean",
@@ -84,11 +90,22 @@ def say(msg: str) -> None:
     print(f"[bag-ceiling {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def soft_rows(soft_dir: str, temperature: float, hard: bool = False) -> tuple[list[str], np.ndarray]:
-    """Texts and the stacked teachers' probabilities at ``temperature``, or (``hard``) their
-    argmax as one-hot rows."""
-    texts, probs = transfer_rows(soft_dir, temperature=1.0 if hard else temperature)
-    return texts, np.eye(probs.shape[1], dtype=np.float32)[probs.argmax(1)] if hard else probs
+def soft_rows(soft_dir: str, temperature: float, labels: str = "soft") -> tuple[list[str], np.ndarray]:
+    """Texts and the stacked teachers' probabilities at ``temperature``, their argmax as one-hot rows
+    (``labels="hard"``) or their logits (``"logits"``)."""
+    if labels == "logits":
+        import pyarrow.parquet as pq
+
+        from bert2dnn_ray.softlabels import STACKED, files
+
+        tables = [pq.read_table(f, columns=["text", f"{STACKED}_logits"]) for f in files(soft_dir)]
+        texts = [t for tb in tables for t in tb["text"].to_pylist()]
+        logits = np.concatenate(
+            [np.stack(tb[f"{STACKED}_logits"].to_numpy(zero_copy_only=False)) for tb in tables]
+        )
+        return texts, logits.astype(np.float32)
+    texts, probs = transfer_rows(soft_dir, temperature=1.0 if labels == "hard" else temperature)
+    return texts, np.eye(probs.shape[1], dtype=np.float32)[probs.argmax(1)] if labels == "hard" else probs
 
 
 def featurized(fz: Featurizer, texts: list[str], cache: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +145,7 @@ def run_variant(name: str, soft_dir: str, work: Path, seed: int, max_rows: int =
     v = {**BASE, **VARIANTS[name]}
     torch.manual_seed(seed)
     fz = Featurizer(FeaturizerConfig(num_buckets=v["buckets"], word_ngrams=v["word_ngrams"]))
-    texts, probs = soft_rows(soft_dir, v["temperature"], v["labels"] == "hard")
+    texts, probs = soft_rows(soft_dir, v["temperature"], v["labels"])
     if max_rows:
         texts, probs = texts[:max_rows], probs[:max_rows]
     tag = f"b{v['buckets'].bit_length() - 1}_w{''.join(map(str, v['word_ngrams']))}_{len(texts)}"
@@ -149,7 +166,10 @@ def run_variant(name: str, soft_dir: str, work: Path, seed: int, max_rows: int =
             torch.optim.SGD(rest, lr=v["lr"]),
         ]
         base_lr = [v["embedding_lr"], v["lr"]]
-    loss_fn = DistillationLoss(temperature=v["temperature"])
+    if v["loss"] == "mse":
+        loss_fn = torch.nn.MSELoss()
+    else:
+        loss_fn = DistillationLoss(temperature=v["temperature"])
     targets = torch.from_numpy(probs)
     n, bs = len(offsets), v["batch_size"]
     # The library's schedule (constant, or decayed linearly to 0 over all steps) as a factor.
