@@ -50,11 +50,14 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
 
     Either way the user's terminal gets the stages' own lines, progress and warnings that need
     action; Ray's notices about itself go to its log files only (:func:`quiet_worker_logs`).
-    Idempotent: does nothing if Ray is already initialised in this process (tests share one).
+    Idempotent: joins nothing if Ray is already initialised in this process (tests share one; a
+    user's own ``ray.init``), but this driver's Ray Data is configured either way
+    (:func:`_configure_ray_data`: the library's Parquet reads use the V1 datasource).
     """
     import ray
 
     if ray.is_initialized():
+        _configure_ray_data()
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

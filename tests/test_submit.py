@@ -542,3 +542,9 @@ def test_init_ray_reads_parquet_with_the_v1_datasource_unless_the_user_chose(mon
     monkeypatch.setenv("RAY_DATA_USE_DATASOURCE_V2", "1")
     runtime.init_ray()
     assert ctx.use_datasource_v2 is True
+    # A driver that called ray.init itself (a notebook, a user's script) gets the same reads.
+    monkeypatch.delenv("RAY_DATA_USE_DATASOURCE_V2")
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray, "init", lambda **kw: pytest.fail("joined twice"))
+    runtime.init_ray()
+    assert ctx.use_datasource_v2 is False
