@@ -12,8 +12,8 @@ epoch (as the library's training keeps the best dev epoch).
 Variants (``--variants``; all by default): the library's bag at 2^20 buckets (``base``); a linear
 student; Adagrad decayed linearly; hidden dropout; word trigrams; 2^21 buckets; the teachers' hard
 labels (argmax, as fastText gets them); T = 1 with the decay (seeds 0-2: :data:`SEEDS`); the
-student's logits regressed on the teachers' (mean squared error, Tang et al. 2019); and
-fastText's recipe (mean pooling, no hidden layer, plain SGD decayed linearly over 5 epochs). Usage, after ``make reproduce`` (or its ``--peers-only``) has made the soft labels::
+student's logits regressed on the teachers' (mean squared error, Tang et al. 2019); unigram rows
+started from the teacher's word-piece embeddings (``--teacher``); and fastText's recipe (mean pooling, no hidden layer, plain SGD decayed linearly over 5 epochs). Usage, after ``make reproduce`` (or its ``--peers-only``) has made the soft labels::
 
     .venv/bin/python benchmarks/experiments/bag_ceiling.py --soft-labels runs/sst2_imdb/soft_transfer
 """
@@ -55,6 +55,7 @@ BASE: dict[str, Any] = {
     "temperature": 2.0,
     "labels": "soft",
     "loss": "kl",
+    "init": "random",
     "batch_size": 128,
 }
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -70,6 +71,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # of matching their softened probabilities.
     "logit_mse": {"labels": "logits", "loss": "mse"},
     "logit_mse_0.1_linear_decay": {"labels": "logits", "loss": "mse", "lr": 0.1, "schedule": "linear"},
+    # Each word's unigram row starts as its word pieces' mean embedding in the fine-tuned MiniLM
+    # teacher (--teacher), projected onto the vectors' top 64 principal directions and scaled to
+    # the table's initial spread; bigram rows as usual.
+    "teacher_init": {"init": "teacher"},
+    "teacher_init_t1_linear_decay": {"init": "teacher", "temperature": 1.0, "lr": 0.1, "schedule": "linear"},
     "fasttext_recipe": {
         "hidden": [],
         "pooling": "mean",
@@ -108,6 +114,32 @@ def soft_rows(soft_dir: str, temperature: float, labels: str = "soft") -> tuple[
     return texts, np.eye(probs.shape[1], dtype=np.float32)[probs.argmax(1)] if labels == "hard" else probs
 
 
+def teacher_init(net: StudentNet, fz: Featurizer, texts: list[str], teacher: str) -> int:
+    """Set the unigram rows of ``net``'s table for every word of ``texts`` from the ``teacher``'s
+    word-piece embeddings (mean over a word's pieces, PCA to the table's width, rescaled to its
+    initial standard deviation). Returns the number of words set."""
+    from collections import Counter
+
+    from transformers import AutoModel, AutoTokenizer
+
+    words = Counter(w for t in texts for w in fz.tokens(t))
+    vocab = sorted(words)
+    tok = AutoTokenizer.from_pretrained(teacher)
+    table = AutoModel.from_pretrained(teacher).get_input_embeddings().weight.detach().numpy()
+    pieces = tok(vocab, add_special_tokens=False)["input_ids"]
+    vecs = np.stack([table[ids].mean(0) if ids else np.zeros(table.shape[1]) for ids in pieces])
+    vecs -= vecs.mean(0)
+    dim = net.embedding.weight.shape[1]
+    _, _, vt = np.linalg.svd(vecs[np.argsort([-words[w] for w in vocab])[:50_000]], full_matrices=False)
+    proj = vecs @ vt[:dim].T
+    weight = net.embedding.weight
+    proj *= float(weight.std()) / proj.std()
+    ids, offsets = fz.batch(vocab)
+    with torch.no_grad():  # a one-word text's first id is its unigram
+        weight[torch.from_numpy(ids[offsets])] = torch.from_numpy(proj.astype(np.float32))
+    return len(vocab)
+
+
 def featurized(fz: Featurizer, texts: list[str], cache: Path) -> tuple[np.ndarray, np.ndarray]:
     """``Featurizer.batch`` of all ``texts``, in chunks, cached as ``cache`` (.npz)."""
     if cache.exists():
@@ -141,7 +173,9 @@ def accuracy(net: StudentNet, feats: tuple[np.ndarray, np.ndarray], labels: np.n
     return float((pred == labels).mean())
 
 
-def run_variant(name: str, soft_dir: str, work: Path, seed: int, max_rows: int = 0) -> dict[str, Any]:
+def run_variant(
+    name: str, soft_dir: str, work: Path, seed: int, max_rows: int = 0, teacher: str = ""
+) -> dict[str, Any]:
     v = {**BASE, **VARIANTS[name]}
     torch.manual_seed(seed)
     fz = Featurizer(FeaturizerConfig(num_buckets=v["buckets"], word_ngrams=v["word_ngrams"]))
@@ -155,6 +189,8 @@ def run_variant(name: str, soft_dir: str, work: Path, seed: int, max_rows: int =
     dev_f, test_f = fz.batch(dev[0]), fz.batch(test[0])
     model_cfg = {k: v[k] for k in ("embedding_dim", "hidden", "pooling", "dropout")}
     net = StudentNet(StudentModelConfig(**model_cfg), v["buckets"])
+    if v["init"] == "teacher":
+        say(f"{name}: {teacher_init(net, fz, texts, teacher)} unigram rows from {teacher}")
     if v["optimizer"] == "adagrad":
         opts = net.configure_optimizers("adagrad", v["lr"], 0.0, sparse=True)
         base_lr = [v["lr"], v["lr"]]
@@ -240,12 +276,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="each variant's (and SEEDS')")
     ap.add_argument("--max-rows", type=int, default=0, help="the first N rows only (0: all)")
+    ap.add_argument("--teacher", default="runs/sst2/teachers/minilm", help="teacher_init's embeddings")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/bag_ceiling.json"))
     args = ap.parse_args(argv)
     rows = []
     for name in args.variants:
         for seed in dict.fromkeys([*args.seeds, *SEEDS.get(name, [])]):
-            rows.append(run_variant(name, args.soft_labels, Path(args.work), seed, args.max_rows))
+            rows.append(
+                run_variant(name, args.soft_labels, Path(args.work), seed, args.max_rows, args.teacher)
+            )
             r = rows[-1]
             say(f"{name} seed {seed}: test {r['test_accuracy']:.4f} at best dev {r['dev_accuracy']:.4f}")
     result = {
