@@ -13,7 +13,9 @@ Variants (``--variants``; all by default): the library's bag at 2^20 buckets (``
 student; Adagrad decayed linearly; hidden dropout; word trigrams; 2^21 buckets; the teachers' hard
 labels (argmax, as fastText gets them); T = 1 with the decay (seeds 0-2: :data:`SEEDS`); the
 student's logits regressed on the teachers' (mean squared error, Tang et al. 2019); unigram rows
-started from the teacher's word-piece embeddings (``--teacher``); and fastText's recipe (mean pooling, no hidden layer, plain SGD decayed linearly over 5 epochs). Usage, after ``make reproduce`` (or its ``--peers-only``) has made the soft labels::
+started from the teacher's word-piece embeddings (``--teacher``); and fastText's recipe (mean
+pooling, no hidden layer, plain SGD decayed linearly over 5 epochs). Usage, after ``make reproduce``
+(or its ``--peers-only``) has made the soft labels::
 
     .venv/bin/python benchmarks/experiments/bag_ceiling.py --soft-labels runs/sst2_imdb/soft_transfer
 """
