@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from bert2dnn_ray.featurizer import Featurizer, FeaturizerConfig  # noqa: E402
 from bert2dnn_ray.io import write_json  # noqa: E402
+from bert2dnn_ray.softlabels import STACKED  # noqa: E402
 from bert2dnn_ray.student.loop import lr_schedule  # noqa: E402
 from bert2dnn_ray.student.loss import DistillationLoss  # noqa: E402
 from bert2dnn_ray.student.model import StudentModelConfig, StudentNet  # noqa: E402
@@ -102,16 +103,7 @@ def soft_rows(soft_dir: str, temperature: float, labels: str = "soft") -> tuple[
     """Texts and the stacked teachers' probabilities at ``temperature``, their argmax as one-hot rows
     (``labels="hard"``) or their logits (``"logits"``)."""
     if labels == "logits":
-        import pyarrow.parquet as pq
-
-        from bert2dnn_ray.softlabels import STACKED, files
-
-        tables = [pq.read_table(f, columns=["text", f"{STACKED}_logits"]) for f in files(soft_dir)]
-        texts = [t for tb in tables for t in tb["text"].to_pylist()]
-        logits = np.concatenate(
-            [np.stack(tb[f"{STACKED}_logits"].to_numpy(zero_copy_only=False)) for tb in tables]
-        )
-        return texts, logits.astype(np.float32)
+        return transfer_rows(soft_dir, column=f"{STACKED}_logits")
     texts, probs = transfer_rows(soft_dir, temperature=1.0 if labels == "hard" else temperature)
     return texts, np.eye(probs.shape[1], dtype=np.float32)[probs.argmax(1)] if labels == "hard" else probs
 

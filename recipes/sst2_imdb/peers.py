@@ -46,15 +46,16 @@ def p50_us(fn, texts: list[str]) -> float:
 
 
 def transfer_rows(
-    soft_dir: str, max_rows: int | None = None, temperature: float = 1.0
+    soft_dir: str, max_rows: int | None = None, temperature: float = 1.0, column: str | None = None
 ) -> tuple[list[str], np.ndarray]:
-    """Texts and stacked probabilities (at ``temperature``, a column the set has) of a soft-label
-    set: the first ``max_rows`` rows in part order, the rows a student with that ``max_rows`` trains on."""
+    """Texts and stacked probabilities (at ``temperature``, a column the set has; or the vectors of
+    ``column``, e.g. ``stacked_logits``) of a soft-label set: the first ``max_rows`` rows in part
+    order, the rows a student with that ``max_rows`` trains on."""
     import pyarrow.parquet as pq
 
     from bert2dnn_ray.softlabels import STACKED, files, probs_column
 
-    col = probs_column(STACKED, temperature)
+    col = column or probs_column(STACKED, temperature)
     texts: list[str] = []
     probs = []
     for f in files(soft_dir):
