@@ -51,12 +51,11 @@ def write_shape(shape: str, root: str, fs=None) -> None:
 
 def s3_server() -> tuple[object, dict[str, str], object]:
     """A loopback S3 server with the bucket, its variables (also set here), a filesystem on it."""
-    import pyarrow.fs as pafs
+    from bert2dnn_ray.io import filesystem
 
     server, env = loopback_s3(BUCKET)
     os.environ.update(env)
-    fs = pafs.S3FileSystem(endpoint_override=env["AWS_ENDPOINT_URL"], scheme="http", region="us-east-1")
-    return server, env, fs
+    return server, env, filesystem(f"s3://{BUCKET}")[0]
 
 
 def child(root: str) -> dict[str, object]:
