@@ -38,10 +38,11 @@ Every split has its own random stream derived from ``(seed, split)``, so changin
 does not change the others, and the same config always gives byte-identical tables.
 
 The package: :mod:`.config` (:class:`SyntheticConfig`, the tasks and their label names; light),
-:mod:`.vocabulary` (the word lists and concept tables: pure data), :mod:`.compiled` (the vocabulary
-as numpy lookup tables, built at its import), :mod:`.generator` (:func:`generate`, :func:`write`)
-and :mod:`.stage` (the pipeline's data stage). Importing the package loads only the config; the
-vocabulary and the generator are imported on first use of a name from them.
+:mod:`.concepts` (the product concepts) and :mod:`.vocabulary` (the other word lists; pure data),
+:mod:`.compiled` (both as numpy lookup tables, built at its import), :mod:`.generator`
+(:func:`generate`, :func:`write`) and :mod:`.stage` (the pipeline's data stage). Importing the
+package loads only the config; the vocabulary and the generator are imported on first use of a
+name from them.
 """
 
 from __future__ import annotations
@@ -62,8 +63,6 @@ _LAZY: dict[str, str] = {
             "BRAND_GROUPS",
             "CATEGORY_MODS",
             "COLOURS",
-            "CONCEPTS",
-            "Concept",
             "GENDERS",
             "HELDOUT_NOUNS",
             "PRICES",
@@ -73,6 +72,7 @@ _LAZY: dict[str, str] = {
         ),
         "vocabulary",
     ),
+    **dict.fromkeys(("CONCEPTS", "Concept"), "concepts"),
 }
 
 __all__ = ["LABEL_NAMES", "SPLITS", "SyntheticConfig", "Task", "label_names", *_LAZY]

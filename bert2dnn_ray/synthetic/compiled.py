@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .concepts import CONCEPTS
 from .vocabulary import (
     AMBIGUOUS,
     BRAND_GROUPS,
     BRAND_TITLES,
     CATEGORY_MODS,
     COLOURS,
-    CONCEPTS,
     GENDERS,
     HELD_NOUN_WEIGHT,
     HELDOUT_NOUNS,

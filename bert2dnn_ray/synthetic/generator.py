@@ -53,6 +53,7 @@ from .compiled import (
     TITLE_NOUN,
     WEIGHTS,
 )
+from .concepts import E, F, H
 from .config import SPLITS, SyntheticConfig, label_names
 from .vocabulary import (
     P_BRAND,
@@ -72,9 +73,6 @@ from .vocabulary import (
     REPEAT_RATE,
     SUFFIXES,
     ZIPF_EXPONENT,
-    E,
-    F,
-    H,
 )
 
 _SPLIT_CODE = {"train": 1, "dev": 2, "test": 3, "unlabeled": 4}
