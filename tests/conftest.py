@@ -7,15 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from bert2dnn_ray.runtime import LOCAL_ENV
+
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
 # Ray Train's controller polls its workers every 2 s, so each training run ends seconds after its
-# workers finish; the suite runs dozens of them. The library's local default (runtime.LOCAL_ENV),
+# workers finish; the suite runs dozens of them. The library's local interval (runtime.LOCAL_ENV),
 # set here too for the clusters tests start themselves (a job's head, the multinode scenarios).
-os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.1")
+os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", LOCAL_ENV["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"])
 
 
 @pytest.fixture(scope="session")
