@@ -13,8 +13,10 @@ Variants (``--variants``; all by default): the library's bag at 2^20 buckets (``
 student; Adagrad decayed linearly; hidden dropout; word trigrams; 2^21 buckets; the teachers' hard
 labels (argmax, as fastText gets them); T = 1 with the decay (seeds 0-2: :data:`SEEDS`); the
 student's logits regressed on the teachers' (mean squared error, Tang et al. 2019); unigram rows
-started from the teacher's word-piece embeddings (``--teacher``); and fastText's recipe (mean
-pooling, no hidden layer, plain SGD decayed linearly over 5 epochs). Usage, after ``make reproduce``
+started from the teacher's word-piece embeddings (``--teacher``); fastText's recipe (mean
+pooling, no hidden layer, plain SGD decayed linearly over 5 epochs); and, on T = 1 with the decay,
+other poolings of the same bag (a learned per-feature attention gate, the sum next to the elementwise
+max), extra features (word skip-bigrams, negation-scope words) and a moving average of the weights. Usage, after ``make reproduce``
 (or its ``--peers-only``) has made the soft labels::
 
     .venv/bin/python benchmarks/experiments/bag_ceiling.py --soft-labels runs/sst2_imdb/soft_transfer
@@ -60,6 +62,9 @@ BASE: dict[str, Any] = {
     "loss": "kl",
     "init": "random",
     "batch_size": 128,
+    "pool_extra": None,
+    "ema": 0.0,
+    "extra_ids": None,
 }
 VARIANTS: dict[str, dict[str, Any]] = {
     "base": {},
@@ -79,6 +84,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # the table's initial spread; bigram rows as usual.
     "teacher_init": {"init": "teacher"},
     "teacher_init_t1_linear_decay": {"init": "teacher", "temperature": 1.0, "lr": 0.1, "schedule": "linear"},
+    # Issue 30, stop 41: levers that keep a bag's serving cost. "attn": each feature id also learns a
+    # scalar gate and the bag is the gates' softmax-weighted sum (x sqrt(n), so a zero gate is sqrtn
+    # pooling); "max": the bag's elementwise max concatenated to its sqrtn sum (SWEM-concat, Shen et
+    # al. 2018). "ema": evaluate an exponential moving average of the weights (updated every 32
+    # steps with this decay). "extra_ids": word skip-bigrams (w_i, w_i+2) or negation-scope unigrams
+    # (words after not/no/never/n't up to punctuation, in their own namespace) added to each bag.
+    "t1_decay_attn": {"temperature": 1.0, "lr": 0.1, "schedule": "linear", "pool_extra": "attn"},
+    "t1_decay_max": {"temperature": 1.0, "lr": 0.1, "schedule": "linear", "pool_extra": "max"},
+    "ema_0.97": {"ema": 0.97},
+    "ema_0.995": {"ema": 0.995},
+    "t1_decay_skip2": {"temperature": 1.0, "lr": 0.1, "schedule": "linear", "extra_ids": "skip2"},
+    "t1_decay_neg": {"temperature": 1.0, "lr": 0.1, "schedule": "linear", "extra_ids": "neg"},
     "fasttext_recipe": {
         "hidden": [],
         "pooling": "mean",
@@ -134,6 +151,98 @@ def teacher_init(net: StudentNet, fz: Featurizer, texts: list[str], teacher: str
     return len(vocab)
 
 
+_NEGATORS = frozenset("not no never n't nothing nobody none neither nor without hardly cannot".split())
+
+
+def extra_ids(fz: Featurizer, texts: list[str], kind: str) -> list[np.ndarray]:
+    """Per text, the ids of the ``kind`` features the library's featurizer lacks: ``skip2`` (word
+    pairs two apart) or ``neg`` (each word in a negation's scope, marked)."""
+    from bert2dnn_ray.featurizer import _fmix, _key64
+
+    keys: dict[str, int] = {}
+    ns = _key64(f"\x00{kind}")
+    m64, nb = (1 << 64) - 1, fz.num_buckets
+
+    def key(w: str) -> int:
+        k = keys.get(w)
+        if k is None:
+            k = keys[w] = _key64(w)
+        return k
+
+    out = []
+    for t in texts:
+        toks = fz.tokens(t)
+        if kind == "skip2":
+            got = [
+                _fmix((ns + key(a) * 0x9E3779B97F4A7C15 + key(b)) & m64) % nb for a, b in zip(toks, toks[2:])
+            ]
+        else:
+            got, scope = [], False
+            for w in toks:
+                if not w.isalnum() and w != "n't" or w == "but":
+                    scope = False
+                elif scope:
+                    got.append(_fmix((ns + key(w)) & m64) % nb)
+                if w in _NEGATORS:
+                    scope = True
+        out.append(np.asarray(got, dtype=np.int64))
+    return out
+
+
+def with_extra(
+    feats: tuple[np.ndarray, np.ndarray], extra: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``feats`` (flat ids, offsets) with each text's ``extra`` ids appended to its bag."""
+    ids, offsets = feats
+    ends = np.append(offsets[1:], len(ids))
+    parts = []
+    for i, e in enumerate(extra):
+        parts.append(ids[offsets[i] : ends[i]])
+        parts.append(e)
+    lengths = (ends - offsets) + np.array([len(e) for e in extra])
+    return np.concatenate(parts).astype(ids.dtype), np.concatenate([[0], np.cumsum(lengths)[:-1]])
+
+
+class PoolNet(torch.nn.Module):
+    """A :class:`StudentNet` whose bag is pooled another way (``kind``: ``attn`` or ``max``)."""
+
+    def __init__(self, net: StudentNet, kind: str):
+        super().__init__()
+        self.net, self.kind = net, kind
+        if kind == "attn":
+            net.gate = torch.nn.Embedding(net.num_buckets, 1)
+            torch.nn.init.zeros_(net.gate.weight)
+        else:
+            first = net.hidden[0] if len(net.hidden) else net.head
+            wider = torch.nn.Linear(2 * first.in_features, first.out_features)
+            if len(net.hidden):
+                net.hidden[0] = wider
+            else:
+                net.head = wider
+
+    def forward(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        net, n = self.net, len(offsets)
+        lengths = torch.diff(offsets, append=torch.tensor([len(ids)]))
+        seg = torch.repeat_interleave(torch.arange(n), lengths)
+        weight = net.embedding.weight
+        if self.kind == "attn":
+            g = net.gate(ids).squeeze(1)
+            top = torch.full((n,), -1e30).scatter_reduce(0, seg, g, "amax")
+            e = torch.exp(g - top[seg])
+            z = torch.zeros(n).index_add(0, seg, e)
+            w = e / z[seg] * lengths.float().sqrt()[seg]
+            pooled = torch.nn.functional.embedding_bag(
+                ids, weight, offsets, mode="sum", per_sample_weights=w, sparse=True
+            )
+        else:
+            rows = torch.nn.functional.embedding(ids, weight, sparse=True)
+            top = torch.full((n, rows.shape[1]), -1e30).scatter_reduce(
+                0, seg.unsqueeze(1).expand_as(rows), rows, "amax"
+            )
+            pooled = torch.cat([net.pool(ids, offsets), top], dim=1)
+        return net.classify(pooled)
+
+
 def featurized(fz: Featurizer, texts: list[str], cache: Path) -> tuple[np.ndarray, np.ndarray]:
     """``Featurizer.batch`` of all ``texts``, in chunks, cached as ``cache`` (.npz)."""
     if cache.exists():
@@ -159,7 +268,7 @@ def bags(ids: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple[torch.
     return torch.from_numpy(np.concatenate(parts)), torch.from_numpy(starts)
 
 
-def accuracy(net: StudentNet, feats: tuple[np.ndarray, np.ndarray], labels: np.ndarray) -> float:
+def accuracy(net: torch.nn.Module, feats: tuple[np.ndarray, np.ndarray], labels: np.ndarray) -> float:
     net.eval()
     with torch.no_grad():
         pred = net(*bags(*feats, np.arange(len(labels)))).argmax(1).numpy()
@@ -181,10 +290,21 @@ def run_variant(
     dev = test_set({"test": str(ROOT / "data/sst2/dev.tsv")})
     test = test_set({"test": str(ROOT / "data/sst2/test.tsv")})
     dev_f, test_f = fz.batch(dev[0]), fz.batch(test[0])
+    if v["extra_ids"]:
+        cache = work / f"train_{tag}_{v['extra_ids']}.npz"
+        if cache.exists():
+            z = np.load(cache)
+            ids, offsets = z["ids"], z["offsets"]
+        else:
+            ids, offsets = with_extra((ids, offsets), extra_ids(fz, texts, v["extra_ids"]))
+            np.savez(cache, ids=ids, offsets=offsets)
+        dev_f = with_extra(dev_f, extra_ids(fz, dev[0], v["extra_ids"]))
+        test_f = with_extra(test_f, extra_ids(fz, test[0], v["extra_ids"]))
     model_cfg = {k: v[k] for k in ("embedding_dim", "hidden", "pooling", "dropout")}
     net = StudentNet(StudentModelConfig(**model_cfg), v["buckets"])
     if v["init"] == "teacher":
         say(f"{name}: {teacher_init(net, fz, texts, teacher)} unigram rows from {teacher}")
+    model = PoolNet(net, v["pool_extra"]) if v["pool_extra"] else net
     if v["optimizer"] == "adagrad":
         opts = net.configure_optimizers("adagrad", v["lr"], 0.0, sparse=True)
         base_lr = [v["lr"], v["lr"]]
@@ -207,11 +327,13 @@ def run_variant(
         SimpleNamespace(lr_schedule=v["schedule"], learning_rate=1.0), math.ceil(n / bs) * v["epochs"]
     )
     step, history, t0 = 0, [], time.perf_counter()
+    params = [p for p in model.parameters()]
+    ema = [p.detach().clone() for p in params] if v["ema"] else []
     for epoch in range(v["epochs"]):
         order = np.random.default_rng(seed + epoch).permutation(n)
         for b in range(0, n, bs):
             rows = order[b : b + bs]
-            loss = loss_fn(net(*bags(ids, offsets, rows)), targets[rows])
+            loss = loss_fn(model(*bags(ids, offsets, rows)), targets[rows])
             for o in opts:
                 o.zero_grad()
             loss.backward()
@@ -221,14 +343,25 @@ def run_variant(
                     g["lr"] = lr * scale
                 o.step()
             step += 1
+            if v["ema"] and step % 32 == 0:
+                with torch.no_grad():
+                    torch._foreach_lerp_(ema, params, 1.0 - v["ema"])
+        if v["ema"]:  # score the average: swap it in, then back
+            live = [p.detach().clone() for p in params]
+            with torch.no_grad():
+                torch._foreach_copy_(params, ema)
         history.append(
             {
                 "epoch": epoch + 1,
-                "dev_accuracy": round(accuracy(net, dev_f, dev[1]), 4),
-                "test_accuracy": round(accuracy(net, test_f, test[1]), 4),
+                "dev_accuracy": round(accuracy(model, dev_f, dev[1]), 4),
+                "test_accuracy": round(accuracy(model, test_f, test[1]), 4),
                 "seconds": round(time.perf_counter() - t0, 1),
             }
         )
+        if v["ema"]:
+            with torch.no_grad():
+                torch._foreach_copy_(params, live)
+            del live
         say(f"{name} {history[-1]}")
     best = max(history, key=lambda h: h["dev_accuracy"])
     return {
