@@ -15,9 +15,10 @@ labels (argmax, as fastText gets them); T = 1 with the decay (seeds 0-2: :data:`
 student's logits regressed on the teachers' (mean squared error, Tang et al. 2019); unigram rows
 started from the teacher's word-piece embeddings (``--teacher``); fastText's recipe (mean
 pooling, no hidden layer, plain SGD decayed linearly over 5 epochs); and, on T = 1 with the decay,
-other poolings of the same bag (a learned per-feature attention gate, the sum next to the elementwise
-max), extra features (word skip-bigrams, negation-scope words) and a moving average of the weights. Usage, after ``make reproduce``
-(or its ``--peers-only``) has made the soft labels::
+other poolings of the same bag (a learned per-feature attention gate, the sum next to the
+elementwise max), extra features (word skip-bigrams, negation-scope words) and a moving average of
+the weights (docs/student_vs_fasttext.md). Usage, after ``make reproduce`` (or its ``--peers-only``)
+has made the soft labels::
 
     .venv/bin/python benchmarks/experiments/bag_ceiling.py --soft-labels runs/sst2_imdb/soft_transfer
 """
