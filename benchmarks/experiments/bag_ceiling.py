@@ -244,21 +244,30 @@ class PoolNet(torch.nn.Module):
         return net.classify(pooled)
 
 
-def featurized(fz: Featurizer, texts: list[str], cache: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``Featurizer.batch`` of all ``texts``, in chunks, cached as ``cache`` (.npz)."""
+def cached_bags(cache: Path, make) -> tuple[np.ndarray, np.ndarray]:
+    """Flat ids and offsets from ``cache`` (.npz), or made by ``make()`` and saved there."""
     if cache.exists():
         z = np.load(cache)
         return z["ids"], z["offsets"]
-    ids, offsets, base = [], [], 0
-    for i in range(0, len(texts), 50_000):
-        a, o = fz.batch(texts[i : i + 50_000])
-        ids.append(a)
-        offsets.append(o + base)
-        base += len(a)
-    out = np.concatenate(ids), np.concatenate(offsets)
+    out = make()
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, ids=out[0], offsets=out[1])
     return out
+
+
+def featurized(fz: Featurizer, texts: list[str], cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``Featurizer.batch`` of all ``texts``, in chunks, cached as ``cache`` (.npz)."""
+
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        ids, offsets, base = [], [], 0
+        for i in range(0, len(texts), 50_000):
+            a, o = fz.batch(texts[i : i + 50_000])
+            ids.append(a)
+            offsets.append(o + base)
+            base += len(a)
+        return np.concatenate(ids), np.concatenate(offsets)
+
+    return cached_bags(cache, make)
 
 
 def bags(ids: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -292,13 +301,11 @@ def run_variant(
     test = test_set({"test": str(ROOT / "data/sst2/test.tsv")})
     dev_f, test_f = fz.batch(dev[0]), fz.batch(test[0])
     if v["extra_ids"]:
-        cache = work / f"train_{tag}_{v['extra_ids']}.npz"
-        if cache.exists():
-            z = np.load(cache)
-            ids, offsets = z["ids"], z["offsets"]
-        else:
-            ids, offsets = with_extra((ids, offsets), extra_ids(fz, texts, v["extra_ids"]))
-            np.savez(cache, ids=ids, offsets=offsets)
+        base_bags = (ids, offsets)
+        ids, offsets = cached_bags(
+            work / f"train_{tag}_{v['extra_ids']}.npz",
+            lambda: with_extra(base_bags, extra_ids(fz, texts, v["extra_ids"])),
+        )
         dev_f = with_extra(dev_f, extra_ids(fz, dev[0], v["extra_ids"]))
         test_f = with_extra(test_f, extra_ids(fz, test[0], v["extra_ids"]))
     model_cfg = {k: v[k] for k in ("embedding_dim", "hidden", "pooling", "dropout")}
