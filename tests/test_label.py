@@ -254,6 +254,21 @@ def test_dedup_distinct_and_join_match_plain_labeling(ray_session, tiny_bert_fac
         assert sum(pq.ParquetFile(f).metadata.num_rows for f in files) <= total
         assert max(pq.ParquetFile(f).metadata.num_rows for f in files) <= total / 2, phase
     assert len(joined["files"]) == len(list((tmp_path / "join").glob("data/join-*/*.parquet")))
+    # Each file of a shuffle phase is in a random order, not the input's (which a hash partition
+    # keeps): a row's place in its file is uncorrelated with its place in the input.
+    first_seen: dict[str, int] = {}
+    plain_rows = _read(tmp_path / "plain")
+    for rid, t in zip(plain_rows["row_id"].to_pylist(), plain_rows["text"].to_pylist(), strict=True):
+        first_seen[t] = min(first_seen.get(t, 10**9), int(rid[1:]))  # normalised texts
+    for m, out, col, place in (
+        (distinct, "distinct", "text", lambda t: first_seen[t]),
+        (joined, "join", "row_id", lambda r: int(r[1:])),
+    ):
+        for f in m["files"]:
+            got = [place(x) for x in pq.read_table(tmp_path / out / f)[col].to_pylist()]
+            assert len(got) >= 50
+            rho = np.corrcoef(np.argsort(np.argsort(got)), np.arange(len(got)))[0, 1]
+            assert abs(rho) < 0.4, (f, rho)
 
     a, b = _read(tmp_path / "plain"), _read(tmp_path / "join")
     assert joined["input_rows"] == plain["input_rows"] == 2000
@@ -288,6 +303,19 @@ def test_dedup_distinct_and_join_match_plain_labeling(ray_session, tiny_bert_fac
     for m in (joined, distinct):
         assert 0 < m["labeling_wall_seconds"] <= m["label_seconds_this_run"]
     assert again["labeling_wall_seconds"] == joined["labeling_wall_seconds"]
+
+
+def test_shuffled_block_order_is_random_and_independent_of_arrival():
+    from bert2dnn_ray.label.dedup import KEY, shuffled
+
+    keys = [f"{i * 2654435761 % 2**64:016x}" for i in range(1000)]
+    block = pa.table({KEY: keys, "n": list(range(1000))})
+    out = shuffled(block)
+    assert sorted(out["n"].to_pylist()) == list(range(1000))  # every row once
+    assert shuffled(block.take(np.random.default_rng(1).permutation(1000))).equals(out)
+    assert not out.equals(block.sort_by(KEY)) and not out.equals(block)
+    assert abs(np.corrcoef(out["n"].to_numpy(), np.arange(1000))[0, 1]) < 0.2
+    assert shuffled(block.slice(0, 1)).equals(block.slice(0, 1))
 
 
 def test_teacher_runner_prefetch_matches_inline(tiny_bert_factory):

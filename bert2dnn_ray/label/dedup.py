@@ -8,7 +8,8 @@ Query logs are heavy-tailed: most rows repeat a popular text. Each distinct norm
    without dedup (normalised; bad rows quarantined and counted); Ray Data groups the rows by key
    (``groupby``, a hash shuffle into ``dedup_partitions`` partitions) and counts them. The distinct
    texts go to ``_dedup/distinct-<attempt>/`` (one file per partition block) and
-   ``_dedup/distinct.json`` commits them;
+   ``_dedup/distinct.json`` commits them, each partition's block in a random order
+   (:func:`shuffled`);
 2. **label**: the distinct texts are labeled by the usual chunked, resumable actor pool (with
    ``distinct`` into the output itself: one row per distinct text, ``row_id`` = ``text_key``, with
    its ``count``);
@@ -17,8 +18,17 @@ Query logs are heavy-tailed: most rows repeat a popular text. Each distinct norm
    labels are then added to the store;
 3. **join** (``join`` only): the input is read and prepared again and Ray Data joins it with the
    labels on the key (a hash join into ``dedup_partitions`` partitions), into
-   ``data/join-<attempt>/``: one row per input row, as without dedup. The manifest, written last,
-   lists those files.
+   ``data/join-<attempt>/``: one row per input row, as without dedup, again each block in a
+   random order. The manifest, written last, lists those files.
+
+Order: a hash shuffle keeps the input's order within a partition, so its output would follow the
+input (a log sorted by time or market, a corpus by source or class: IMDB's test negatives first),
+and so would the labels, written chunk by chunk in the order of the distinct texts. Each output
+block is put in a random order before it is written (:func:`shuffled`). A partition is a random
+sample of the input, so when it is one block (``dedup_partitions`` auto keeps ~1M short texts
+within Ray Data's 128 MiB block size) the output's first rows are a random sample too, and a
+trainer's shuffle buffer or a ``max_rows`` prefix reads a mix; a larger partition comes out as
+several blocks, each from one stretch of the input, mixed within.
 
 Resume: labeling (2) resumes chunk by chunk. A shuffle phase (1, 3) is the unit of resume for the
 rest: one killed before its commit runs again from its start (its partial files, under another
@@ -42,6 +52,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -90,6 +101,16 @@ def keyed_rows(
             io.write_json(io.join(cfg.output_dir, ERRORS, f"{unit['chunks'][0]['chunk_id']}.json"), err)
 
 
+def shuffled(block: pa.Table) -> pa.Table:
+    """Ray Data task: a shuffle phase's output block in a random order, whatever order its rows
+    arrived in: sorted by key, then permuted, seeded by its smallest key (see "Order" above)."""
+    if block.num_rows < 2:
+        return block
+    block = block.sort_by(KEY)
+    seed = int(block[KEY][0].as_py(), 16)
+    return block.take(np.random.default_rng(seed).permutation(block.num_rows))
+
+
 def _prepared(cfg: LabelConfig, plan: dict[str, Any], columns: list[str] | None, quarantine: bool):
     import ray.data
 
@@ -134,7 +155,10 @@ def _distinct(cfg: LabelConfig, plan: dict[str, Any], parts: int) -> dict[str, A
     rel = f"_dedup/distinct-{uuid.uuid4().hex[:12]}"
     rows = _prepared(cfg, plan, cfg.columns.texts, quarantine=True)
     grouped = rows.groupby([KEY, *cfg.columns.texts], num_partitions=parts).count()
-    grouped.rename_columns({"count()": "count"}).write_parquet(io.join(cfg.output_dir, rel))
+    grouped = grouped.rename_columns({"count()": "count"})
+    grouped.map_batches(shuffled, batch_size=None, batch_format="pyarrow").write_parquet(
+        io.join(cfg.output_dir, rel)
+    )
     _raise_errors(cfg)
     files = io.list_files(io.join(cfg.output_dir, rel))
     info = {
@@ -165,6 +189,7 @@ def _join(cfg: LabelConfig, plan: dict[str, Any], label_files: list[str], parts:
     rows = _prepared(cfg, plan, None, quarantine=False)
     joined = rows.join(labels, join_type="inner", num_partitions=parts, on=(KEY,))
     rel = f"{softlabels.DATA_DIR}/join-{uuid.uuid4().hex[:12]}"
+    joined = joined.map_batches(shuffled, batch_size=None, batch_format="pyarrow")
     joined.drop_columns([KEY]).write_parquet(io.join(cfg.output_dir, rel))
     _raise_errors(cfg)
     return [f"{rel}/{posixpath.basename(f)}" for f in io.list_files(io.join(cfg.output_dir, rel))]
