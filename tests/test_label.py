@@ -254,11 +254,11 @@ def test_dedup_distinct_and_join_match_plain_labeling(ray_session, tiny_bert_fac
         assert sum(pq.ParquetFile(f).metadata.num_rows for f in files) <= total
         assert max(pq.ParquetFile(f).metadata.num_rows for f in files) <= total / 2, phase
     assert len(joined["files"]) == len(list((tmp_path / "join").glob("data/join-*/*.parquet")))
+    a, b = _read(tmp_path / "plain"), _read(tmp_path / "join")
     # Each file of a shuffle phase is in a random order, not the input's (which a hash partition
     # keeps): a row's place in its file is uncorrelated with its place in the input.
     first_seen: dict[str, int] = {}
-    plain_rows = _read(tmp_path / "plain")
-    for rid, t in zip(plain_rows["row_id"].to_pylist(), plain_rows["text"].to_pylist(), strict=True):
+    for rid, t in zip(a["row_id"].to_pylist(), a["text"].to_pylist(), strict=True):
         first_seen[t] = min(first_seen.get(t, 10**9), int(rid[1:]))  # normalised texts
     for m, out, col, place in (
         (distinct, "distinct", "text", lambda t: first_seen[t]),
@@ -270,7 +270,6 @@ def test_dedup_distinct_and_join_match_plain_labeling(ray_session, tiny_bert_fac
             rho = np.corrcoef(np.argsort(np.argsort(got)), np.arange(len(got)))[0, 1]
             assert abs(rho) < 0.4, (f, rho)
 
-    a, b = _read(tmp_path / "plain"), _read(tmp_path / "join")
     assert joined["input_rows"] == plain["input_rows"] == 2000
     assert joined["quarantined_rows"] == plain["quarantined_rows"] == 1
     assert b.num_rows == a.num_rows == joined["labeled_rows"] == 1999

@@ -102,8 +102,9 @@ def keyed_rows(
 
 
 def shuffled(block: pa.Table) -> pa.Table:
-    """Ray Data task: a shuffle phase's output block in a random order, whatever order its rows
-    arrived in: sorted by key, then permuted, seeded by its smallest key (see "Order" above)."""
+    """Ray Data task: a shuffle phase's output block in a random order, the same whatever order its
+    rows arrived in (rows of one key, a join's, keep theirs): sorted by key, then permuted, seeded
+    by its smallest key (see "Order" above)."""
     if block.num_rows < 2:
         return block
     block = block.sort_by(KEY)
