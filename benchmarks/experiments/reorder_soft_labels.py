@@ -9,7 +9,8 @@ puts the rows in the order the fixed dedup writes: each distinct file through
 them by ``row_id`` (the text's hash key: a random order too); ``--order same`` copies them as
 they are. The copy keeps the source's part sizes and manifest (its ``files`` rewritten).
 ``--parts N`` takes the first N part files of a set whose labeling has not finished (no manifest:
-the copy gets a minimal one; ``dedup`` needs the manifest's distinct files, so use ``key``).
+the copy gets a minimal one); ``dedup`` reads ``_dedup/distinct.json``, which a set has from before
+its labeling starts.
 
     python benchmarks/experiments/reorder_soft_labels.py runs/sst2_imdb/soft_transfer /tmp/fixed
 """
