@@ -80,6 +80,7 @@ def test_train_learns_and_resumes_after_sigkill(session_address, s3_server, tmp_
     assert len(ref["history"]) == 3
     for h in ref["history"]:  # where each epoch's time went (rank 0): input wait is part of the epoch
         assert h["train_seconds"] > 0 and 0 <= h["input_wait_seconds"] < h["train_seconds"], h
+        assert 0.6 < h["batch_class_spread"] < 1.6, h  # rows in a random order (ClassMix)
 
     # Checkpoints on object storage (a loopback S3), as on a cloud cluster: resume reads them there.
     ckpt_root = f"{s3_server[0]}/student_sigkill/{tmp_path.name}"
@@ -101,6 +102,7 @@ def test_train_learns_and_resumes_after_sigkill(session_address, s3_server, tmp_
     # batches were exactly those done before the kill, and the epoch's loss covers all of them.
     for r, k in zip(resumed["history"], ref["history"]):
         assert r["train_loss"] == pytest.approx(k["train_loss"], rel=1e-4), (r, k)
+        assert r["batch_class_spread"] == pytest.approx(k["batch_class_spread"], rel=1e-6), (r, k)
     # ... and its time: the epoch the kill interrupted counts its seconds before the checkpoint too.
     killed_epoch = resumed["history"][at_kill["epoch"]]
     assert killed_epoch["train_seconds"] >= at_kill["train_seconds"], (killed_epoch, at_kill)
@@ -482,3 +484,32 @@ def test_sparse_embedding_gradients_are_dense_on_several_gpus():
     assert not dense and "NCCL has no sparse all-reduce" in why
     assert sparse_gradients(train.TrainConfig(optimizer="sgd"), "cpu", 2) == (False, None)
     assert sparse_gradients(train.TrainConfig(sparse_embeddings=False), "cpu", 2) == (False, None)
+
+
+def test_class_mix_tells_rows_in_runs_from_a_random_order():
+    from bert2dnn_ray.student.loop import ClassMix
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(60_000) < 0.44).astype(np.int64)
+
+    def mix(classes: np.ndarray, batch: int = 128) -> ClassMix:
+        m = ClassMix(3)  # a class no row has is left out
+        for i in range(0, len(classes), batch):
+            m.add(classes[i : i + batch])
+        return m
+
+    assert mix(y).spread() == pytest.approx(1.0, abs=0.1) and mix(y).warning(4096) is None
+    # Runs of one class a 4,096-row buffer cannot mix: a log sorted by class, or reviews in blocks.
+    runs = np.repeat(rng.random(60) < 0.44, 1000).astype(np.int64)
+    for ordered in (np.sort(y), runs):
+        m = mix(ordered)
+        assert m.spread() > 5 and "train.shuffle: global" in m.warning(4096)
+    # Too few batches to tell: no warning, whatever the spread.
+    assert mix(np.sort(y)[:1280]).warning(4096) is None
+    # The sums ride in a checkpoint: a resumed epoch goes on where it stopped.
+    half = mix(y[:30_080])  # 235 batches
+    resumed = ClassMix(3, half.sums())
+    for i in range(30_080, 60_000, 128):
+        resumed.add(y[i : i + 128])
+    assert resumed.spread() == pytest.approx(mix(y).spread())
+    assert ClassMix(3).spread() is None

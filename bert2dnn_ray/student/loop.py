@@ -4,7 +4,8 @@ It reads top to bottom: 1. set up (seed, threads, device, featurizer); 2. the ne
 optimizers, resumed from the run's last checkpoint (or started from ``init_from``); 3. each epoch:
 batches (featurized by Ray Data, :mod:`.inputs`) -> forward -> distillation loss -> backward ->
 step, with mid-epoch checkpoints and progress lines; 4. the epoch's end: dev evaluation, best
-weights, a checkpoint and a report.
+weights, how evenly the teachers' classes spread over the batches (:class:`ClassMix`, a warning
+when the rows come in runs), a checkpoint and a report.
 
 Checkpoints (every epoch and every ``run.checkpoint_every_steps``) hold the current weights, the
 optimizers, the step counters and the best-so-far weights, so a killed run resumes mid-epoch with
@@ -26,7 +27,7 @@ import numpy as np
 from .. import io
 from ..runtime import train_worker
 from .config import TrainConfig
-from .inputs import IDS, batches, flat_ids
+from .inputs import IDS, batches, flat_ids, shuffle_buffer
 from .loss import DistillationLoss, soft_targets
 
 
@@ -113,6 +114,56 @@ def dev_metrics(model, feat, dev: dict[str, Any], device) -> dict[str, float]:
     return classification_metrics(np.concatenate(probs), np.asarray(dev["labels"]))
 
 
+class ClassMix:
+    """How evenly the teachers' classes (each row's argmax) spread over an epoch's batches, against
+    a random order: ``spread`` is the root of the batches' class-share variance over a random
+    order's (p(1 - p) / rows per batch), about 1 for a random order; the largest over the classes.
+    Rows in runs of one class (a log sorted by time, source or class) that the shuffle buffer does
+    not mix give a much larger one. Its sums ride in the checkpoint (``sums``) so a resumed epoch
+    covers all its batches."""
+
+    WARN = 2.0  # spread above which the epoch's end says so (past MIN_BATCHES batches)
+    MIN_BATCHES = 20
+
+    def __init__(self, num_labels: int, sums: list | None = None):
+        self.counts, self.squares, self.rows, self.batches = (
+            (np.asarray(sums[0], float), np.asarray(sums[1], float), sums[2], sums[3])
+            if sums
+            else (np.zeros(num_labels), np.zeros(num_labels), 0, 0)
+        )
+
+    def add(self, classes: np.ndarray) -> None:
+        n = np.bincount(classes, minlength=len(self.counts))[: len(self.counts)].astype(float)
+        self.counts += n
+        self.squares += n * n / max(1, len(classes))
+        self.rows += len(classes)
+        self.batches += 1
+
+    def sums(self) -> list:
+        return [self.counts.tolist(), self.squares.tolist(), self.rows, self.batches]
+
+    def spread(self) -> float | None:
+        if not self.batches or not self.rows:
+            return None
+        p = self.counts / self.rows
+        seen = (p > 0) & (p < 1)
+        if not seen.any():
+            return None
+        chi = (self.squares[seen] - p[seen] ** 2 * self.rows) / (self.batches * p[seen] * (1 - p[seen]))
+        return float(np.sqrt(max(0.0, chi.max())))
+
+    def warning(self, buffer_rows: int) -> str | None:
+        s = self.spread()
+        if s is None or s <= self.WARN or self.batches < self.MIN_BATCHES:
+            return None
+        return (
+            f"[student] the teachers' classes spread over this epoch's batches {s:.1f}x as unevenly as "
+            f"in a random order: the rows come in runs (sorted by time, source or class?) that the "
+            f"shuffle buffer ({buffer_rows:,} rows) does not mix; set train.shuffle: global, or label "
+            "with label.dedup, which writes the rows in a random order"
+        )
+
+
 def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
     import ray.train
     import ray.train.torch
@@ -197,7 +248,8 @@ def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
         # every batch of the epoch, not just those after the failure: loss, agreement, rows, and the
         # seconds and input wait up to the checkpoint (a checkpoint older than those has 3 sums).
         sums = state.pop("epoch_sums", [])
-        loss_sum, agree, seen, secs_before, wait_before = (*sums, *[0.0, 0, 0, 0.0, 0.0][len(sums) :])
+        loss_sum, agree, seen, secs_before, wait_before = (*sums[:5], *[0.0, 0, 0, 0.0, 0.0][len(sums) :])
+        mix = ClassMix(c["num_labels"], sums[5] if len(sums) > 5 else None)
         # Where this worker's epoch time goes: waiting for input batches (read and featurized by
         # Ray Data) vs the rest (forward, backward, optimizer, mid-epoch checkpoints).
         t_epoch = t_ready = time.perf_counter()
@@ -225,13 +277,14 @@ def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
                 o.step()
             loss_sum += float(loss.detach()) * len(target)
             agree += int((logits.argmax(-1) == target.argmax(-1)).sum())
+            mix.add(target.argmax(-1).cpu().numpy())
             seen += len(target)
             state["epoch_step"] += 1
             state["global_step"] += 1
             every = cfg.run.checkpoint_every_steps
             if every and state["global_step"] % every == 0:
                 secs = secs_before + time.perf_counter() - t_epoch
-                state["epoch_sums"] = [loss_sum, agree, seen, secs, wait_before + input_wait]
+                state["epoch_sums"] = [loss_sum, agree, seen, secs, wait_before + input_wait, mix.sums()]
                 report(
                     {
                         "epoch": epoch,
@@ -265,7 +318,11 @@ def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             "train_teacher_agreement": agree / max(1, seen),
             "train_seconds": round(train_s, 3),
             "input_wait_seconds": round(input_wait, 3),
+            "batch_class_spread": mix.spread(),
         }
+        warn = mix.warning(shuffle_buffer(cfg)) if cfg.shuffle == "local" else None
+        if rank == 0 and epoch == 0 and warn:
+            print(warn, flush=True)
         if rank == 0 and c["dev"] is not None:
             m = dev_metrics(model, feat, c["dev"], device)
             metrics.update({f"dev_{k}": v for k, v in m.items()})
