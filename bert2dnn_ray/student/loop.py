@@ -245,8 +245,8 @@ def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             done = {k: resume[k] for k in ("global_step", "skipped_files", "skipped_rows")}
             state.setdefault("resume_skipped", []).append(done)
         # A run resumed mid-epoch carries the epoch's running sums, so its epoch metrics cover
-        # every batch of the epoch, not just those after the failure: loss, agreement, rows, and the
-        # seconds and input wait up to the checkpoint (a checkpoint older than those has 3 sums).
+        # every batch of the epoch, not just those after the failure: loss, agreement, rows, the
+        # seconds and input wait up to the checkpoint, and the class mix (older checkpoints: fewer).
         sums = state.pop("epoch_sums", [])
         loss_sum, agree, seen, secs_before, wait_before = (*sums[:5], *[0.0, 0, 0, 0.0, 0.0][len(sums) :])
         mix = ClassMix(c["num_labels"], sums[5] if len(sums) > 5 else None)
