@@ -276,8 +276,9 @@ def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             for o in opts:
                 o.step()
             loss_sum += float(loss.detach()) * len(target)
-            agree += int((logits.argmax(-1) == target.argmax(-1)).sum())
-            mix.add(target.argmax(-1).cpu().numpy())
+            teacher_top = target.argmax(-1)
+            agree += int((logits.argmax(-1) == teacher_top).sum())
+            mix.add(teacher_top.cpu().numpy())
             seen += len(target)
             state["epoch_step"] += 1
             state["global_step"] += 1
@@ -320,9 +321,10 @@ def train_loop(c: dict[str, Any]) -> None:  # every Ray Train worker
             "input_wait_seconds": round(input_wait, 3),
             "batch_class_spread": mix.spread(),
         }
-        warn = mix.warning(shuffle_buffer(cfg)) if cfg.shuffle == "local" else None
-        if rank == 0 and epoch == 0 and warn:
-            print(warn, flush=True)
+        if rank == 0 and epoch == 0 and cfg.shuffle == "local":
+            warn = mix.warning(shuffle_buffer(cfg))
+            if warn:
+                print(warn, flush=True)
         if rank == 0 and c["dev"] is not None:
             m = dev_metrics(model, feat, c["dev"], device)
             metrics.update({f"dev_{k}": v for k, v in m.items()})
