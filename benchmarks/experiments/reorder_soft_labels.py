@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     rels, off = [], 0
     os.makedirs(os.path.join(args.dest, softlabels.DATA_DIR), exist_ok=True)
     for i, t in enumerate(tables):
-        rel = f"{softlabels.DATA_DIR}/part-{i:06d}.parquet"
+        rel = softlabels.part_file(f"{i:06d}")
         pq.write_table(whole.slice(off, t.num_rows), os.path.join(args.dest, rel))
         rels.append(rel)
         off += t.num_rows
