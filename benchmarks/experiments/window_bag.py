@@ -222,7 +222,7 @@ def latency(args) -> dict[str, Any]:
     mask = np.int64(args.window_buckets - 1)
 
     def with_windows(text: str) -> np.ndarray:
-        keys = comp._keys(text)  # below, the words' ids: every other id of the default featurizer's
+        keys = comp._keys(text)  # below, every other id: the words (and the closing bigram)
         probs = C._forward(keys, comp.consts, comp.table, comp.params)
         windows(np.ascontiguousarray(C._ids(keys, comp.consts)[::2]), mask, table, kws, bias, w2)
         return probs
