@@ -44,8 +44,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks/experiments"))
 from bag_ceiling import bags, featurized, say, soft_rows  # noqa: E402
 
+from benchmarks._common import time_single  # noqa: E402
 from bert2dnn_ray.featurizer import Featurizer, FeaturizerConfig  # noqa: E402
 from bert2dnn_ray.io import write_json  # noqa: E402
+from bert2dnn_ray.student import servable  # noqa: E402
 from bert2dnn_ray.student.loop import lr_schedule  # noqa: E402
 from bert2dnn_ray.student.loss import DistillationLoss  # noqa: E402
 from bert2dnn_ray.student.model import StudentModelConfig, StudentNet  # noqa: E402
@@ -76,37 +78,46 @@ class WindowBag(torch.nn.Module):
         b, n = seq.shape
         real = (torch.arange(n).unsqueeze(0) < lens.unsqueeze(1)).unsqueeze(2)
         for i, (k, table) in enumerate(zip(self.windows, self.tables)):
-            padded = torch.nn.functional.pad(seq, (0, k - 1), value=self.pad)
-            rows = table(padded).view(b, n + k - 1, k, self.width)
+            ext = torch.nn.functional.pad(seq, (0, k - 1), value=self.pad)
+            rows = table(ext).view(b, n + k - 1, k, self.width)
             h = self.biases[i] + sum(rows[:, j : j + n, j] for j in range(k))
             parts.append((torch.relu(h) * real).amax(1))
         return self.net.classify(torch.cat(parts, dim=1))
 
 
-def padded(ids: np.ndarray, offsets: np.ndarray, rows: np.ndarray, pad: int):
-    """Rows' unigram ids in order as [B, L] (``pad`` after each text; at most MAX_WORDS) and lengths."""
-    ends = np.append(offsets[1:], len(ids))
-    lens = np.minimum(ends[rows] - offsets[rows], MAX_WORDS)
-    out = np.full((len(rows), max(int(lens.max()), 1)), pad, dtype=np.int64)
-    for r, (s, n) in enumerate(zip(offsets[rows], lens)):
-        out[r, :n] = ids[s : s + n]
-    return torch.from_numpy(out), torch.from_numpy(lens)
+def padded(uni: tuple[np.ndarray, np.ndarray], rows: np.ndarray, pad: int):
+    """Rows' word ids in order as [B, L] (``pad`` after each text; its first MAX_WORDS words) and lengths."""
+    ids, mask = servable.padded(*(t.numpy() for t in bags(*uni, rows)))
+    ids, mask = ids[:, :MAX_WORDS], mask[:, :MAX_WORDS]
+    ids[mask == 0] = pad
+    return torch.from_numpy(ids), torch.from_numpy(mask.sum(1).astype(np.int64))
 
 
-def run(args, seed: int) -> dict[str, Any]:
-    torch.manual_seed(seed)
+def load(args) -> dict[str, Any]:
+    """The rows' bags and word ids (cached in ``--work``), their targets, and dev and test: read
+    once for every seed."""
     work = Path(args.work)
     fz = Featurizer(FeaturizerConfig(num_buckets=1 << 20, word_ngrams=[1, 2]))
     uz = Featurizer(FeaturizerConfig(num_buckets=args.window_buckets, word_ngrams=[1]))
     texts, probs = soft_rows(args.soft_labels, 1.0)
     if args.max_rows:
         texts, probs = texts[: args.max_rows], probs[: args.max_rows]
-    bag = featurized(fz, texts, work / f"train_b20_w12_{len(texts)}.npz")
-    uni = featurized(uz, texts, work / f"train_b{args.window_buckets.bit_length() - 1}_w1_{len(texts)}.npz")
     evals = {}
     for split in ("dev", "test"):
         t, y = test_set({"test": str(ROOT / f"data/sst2/{split}.tsv")})
         evals[split] = (fz.batch(t), uz.batch(t), y)
+    return {
+        "bag": featurized(fz, texts, work / f"train_b20_w12_{len(texts)}.npz"),
+        "uni": featurized(
+            uz, texts, work / f"train_b{args.window_buckets.bit_length() - 1}_w1_{len(texts)}.npz"
+        ),
+        "targets": torch.from_numpy(probs),
+        "evals": evals,
+    }
+
+
+def run(args, seed: int, data: dict[str, Any]) -> dict[str, Any]:
+    torch.manual_seed(seed)
     net = StudentNet(StudentModelConfig(embedding_dim=64, hidden=[64]), 1 << 20)
     model = WindowBag(net, args.window_buckets, args.windows, args.width) if args.windows else net
     opts = net.configure_optimizers("adagrad", args.lr, 0.0, sparse=True)
@@ -118,24 +129,21 @@ def run(args, seed: int) -> dict[str, Any]:
             torch.optim.Adagrad([model.biases], lr=args.lr),
         ]
 
-    def forward(rows: np.ndarray) -> torch.Tensor:
+    def logits(bag, uni, rows: np.ndarray) -> torch.Tensor:
         x = bags(*bag, rows)
-        return model(*x, *padded(*uni, rows, args.window_buckets)) if args.windows else model(*x)
+        return model(*x, *padded(uni, rows, args.window_buckets)) if args.windows else model(*x)
 
     def accuracy(split: str) -> float:
-        b, u, y = evals[split]
+        b, u, y = data["evals"][split]
         model.eval()
         with torch.no_grad():
-            x = bags(*b, np.arange(len(y)))
-            logits = (
-                model(*x, *padded(*u, np.arange(len(y)), args.window_buckets)) if args.windows else model(*x)
-            )
+            pred = logits(b, u, np.arange(len(y))).argmax(1).numpy()
         model.train()
-        return float((logits.argmax(1).numpy() == y).mean())
+        return float((pred == y).mean())
 
     loss_fn = DistillationLoss(temperature=1.0)
-    targets = torch.from_numpy(probs)
-    n, bs = len(texts), 128
+    targets = data["targets"]
+    n, bs = len(targets), 128
     scale_at = lr_schedule(
         SimpleNamespace(lr_schedule="linear", learning_rate=1.0), math.ceil(n / bs) * args.epochs
     )
@@ -144,7 +152,7 @@ def run(args, seed: int) -> dict[str, Any]:
         order = np.random.default_rng(seed + epoch).permutation(n)
         for b in range(0, n, bs):
             rows = order[b : b + bs]
-            loss = loss_fn(forward(rows), targets[rows])
+            loss = loss_fn(logits(data["bag"], data["uni"], rows), targets[rows])
             for o in opts:
                 o.zero_grad()
             loss.backward()
@@ -227,18 +235,8 @@ def latency(args) -> dict[str, Any]:
         windows(np.ascontiguousarray(C._ids(keys, comp.consts)[::2]), mask, table, kws, bias, w2)
         return probs
 
-    def p50(fn) -> float:
-        for t in texts:
-            fn(t)
-        rounds = []
-        for _ in range(3):
-            took = []
-            for t in texts:
-                a = time.perf_counter_ns()
-                fn(t)
-                took.append(time.perf_counter_ns() - a)
-            rounds.append(np.median(took) / 1000)
-        return round(float(np.median(rounds)), 2)
+    def p50(fn) -> float:  # the median of 3 rounds' p50, after one warm pass
+        return float(np.median([time_single(fn, texts, texts if i == 0 else [])["p50_us"] for i in range(3)]))
 
     words = {t: np.ascontiguousarray(comp.ids(t)[::2]) for t in texts}
     bag, both = p50(student.predict_one), p50(with_windows)
@@ -267,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = {k: v for k, v in vars(args).items() if k in ("windows", "width", "window_buckets")}
         write_json(args.out, {"experiment": "window_bag_latency", "settings": settings, **latency(args)})
         return 0
-    runs = [run(args, s) for s in args.seeds]
+    data = load(args)
+    runs = [run(args, s, data) for s in args.seeds]
     tests = [r["test_accuracy"] for r in runs]
     write_json(
         args.out,
