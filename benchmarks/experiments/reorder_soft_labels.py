@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", type=int, help="the first N part files, no manifest needed")
     args = ap.parse_args(argv)
     if args.parts:
-        files = sorted(glob.glob(os.path.join(args.src, softlabels.DATA_DIR, "part-*.parquet")))[: args.parts]
+        files = sorted(glob.glob(os.path.join(args.src, softlabels.part_file("*"))))[: args.parts]
         manifest: dict = {}
     else:
         manifest = softlabels.read_manifest(args.src)
