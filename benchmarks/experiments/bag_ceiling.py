@@ -17,7 +17,9 @@ started from the teacher's word-piece embeddings (``--teacher``); fastText's rec
 pooling, no hidden layer, plain SGD decayed linearly over 5 epochs); and, on T = 1 with the decay,
 other poolings of the same bag (a learned per-feature attention gate, the sum next to the
 elementwise max), extra features (word skip-bigrams, negation-scope words) and a moving average of
-the weights (docs/student_vs_fasttext.md). Usage, after ``make reproduce`` (or its ``--peers-only``)
+the weights (docs/student_vs_fasttext.md). ``--label-source minilm`` trains on one teacher's
+labels instead of the stacked ones; ``--fasttext`` adds fastText (the report's peer) on the same
+labels' argmax, one row per seed. Usage, after ``make reproduce`` (or its ``--peers-only``)
 has made the soft labels::
 
     .venv/bin/python benchmarks/experiments/bag_ceiling.py --soft-labels runs/sst2_imdb/soft_transfer
@@ -40,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from bert2dnn_ray.featurizer import Featurizer, FeaturizerConfig  # noqa: E402
 from bert2dnn_ray.io import write_json  # noqa: E402
-from bert2dnn_ray.softlabels import STACKED  # noqa: E402
+from bert2dnn_ray.softlabels import STACKED, logits_column, probs_column  # noqa: E402
 from bert2dnn_ray.student.loop import lr_schedule  # noqa: E402
 from bert2dnn_ray.student.loss import DistillationLoss  # noqa: E402
 from bert2dnn_ray.student.model import StudentModelConfig, StudentNet  # noqa: E402
@@ -117,12 +119,16 @@ def say(msg: str) -> None:
     print(f"[bag-ceiling {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def soft_rows(soft_dir: str, temperature: float, labels: str = "soft") -> tuple[list[str], np.ndarray]:
-    """Texts and the stacked teachers' probabilities at ``temperature``, their argmax as one-hot rows
-    (``labels="hard"``) or their logits (``"logits"``)."""
+def soft_rows(
+    soft_dir: str, temperature: float, labels: str = "soft", source: str = STACKED
+) -> tuple[list[str], np.ndarray]:
+    """Texts and ``source``'s probabilities at ``temperature`` (the stacked teachers', or one
+    teacher's by name), their argmax as one-hot rows (``labels="hard"``) or their logits
+    (``"logits"``)."""
     if labels == "logits":
-        return transfer_rows(soft_dir, column=f"{STACKED}_logits")
-    texts, probs = transfer_rows(soft_dir, temperature=1.0 if labels == "hard" else temperature)
+        return transfer_rows(soft_dir, column=logits_column(source))
+    column = probs_column(source, 1.0 if labels == "hard" else temperature)
+    texts, probs = transfer_rows(soft_dir, column=column)
     return texts, np.eye(probs.shape[1], dtype=np.float32)[probs.argmax(1)] if labels == "hard" else probs
 
 
@@ -287,12 +293,18 @@ def accuracy(net: torch.nn.Module, feats: tuple[np.ndarray, np.ndarray], labels:
 
 
 def run_variant(
-    name: str, soft_dir: str, work: Path, seed: int, max_rows: int = 0, teacher: str = ""
+    name: str,
+    soft_dir: str,
+    work: Path,
+    seed: int,
+    max_rows: int = 0,
+    teacher: str = "",
+    source: str = STACKED,
 ) -> dict[str, Any]:
     v = {**BASE, **VARIANTS[name]}
     torch.manual_seed(seed)
     fz = Featurizer(FeaturizerConfig(num_buckets=v["buckets"], word_ngrams=v["word_ngrams"]))
-    texts, probs = soft_rows(soft_dir, v["temperature"], v["labels"])
+    texts, probs = soft_rows(soft_dir, v["temperature"], v["labels"], source)
     if max_rows:
         texts, probs = texts[:max_rows], probs[:max_rows]
     tag = f"b{v['buckets'].bit_length() - 1}_w{''.join(map(str, v['word_ngrams']))}_{len(texts)}"
@@ -376,6 +388,7 @@ def run_variant(
         "id": name,
         "settings": v,
         "seed": seed,
+        "label_source": source,
         "rows": n,
         "best_epoch": best["epoch"],
         "dev_accuracy": best["dev_accuracy"],
@@ -383,6 +396,37 @@ def run_variant(
         "train_seconds": history[-1]["seconds"],
         "history": history,
     }
+
+
+def fasttext_rows(soft_dir: str, work: Path, seeds: list[int], max_rows: int, source: str) -> list[dict]:
+    """fastText (the report's peer settings) on the argmax of ``source``'s T = 1 labels of the same
+    rows, one row per seed in :func:`run_variant`'s shape (no dev set: ``dev_accuracy`` is None)."""
+    from recipes.sst2_imdb.peers import fasttext_peer
+
+    texts, probs = soft_rows(soft_dir, 1.0, "hard", source)
+    if max_rows:
+        texts, probs = texts[:max_rows], probs[:max_rows]
+    test = test_set({"test": str(ROOT / "data/sst2/test.tsv")})
+    out = []
+    for seed in seeds:
+        r = fasttext_peer(
+            "fasttext_argmax", f"fastText <- {source} argmax", texts, probs.argmax(1), test, seed, work
+        )
+        out.append(
+            {
+                "id": "fasttext_argmax",
+                "label_source": source,
+                "seed": seed,
+                "rows": len(texts),
+                "best_epoch": None,
+                "dev_accuracy": None,
+                "test_accuracy": r["accuracy"],
+                "train_seconds": r["train_seconds"],
+                "p50_us": r["p50_us"],
+            }
+        )
+        say(f"fastText seed {seed}: test {r['accuracy']:.4f}")
+    return out
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -396,7 +440,9 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "seeds": [r["seed"] for r in rs],
                 "test_accuracy": round(float(np.mean([r["test_accuracy"] for r in rs])), 4),
                 "test_accuracy_std": round(float(np.std([r["test_accuracy"] for r in rs])), 4),
-                "dev_accuracy": round(float(np.mean([r["dev_accuracy"] for r in rs])), 4),
+                "dev_accuracy": None
+                if rs[0]["dev_accuracy"] is None
+                else round(float(np.mean([r["dev_accuracy"] for r in rs])), 4),
                 "best_epochs": [r["best_epoch"] for r in rs],
                 "train_seconds": round(float(np.mean([r["train_seconds"] for r in rs])), 1),
             }
@@ -408,17 +454,33 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--soft-labels", default="runs/sst2_imdb/soft_transfer")
     ap.add_argument("--work", default="runs/bag_ceiling", help="featurized rows are cached here")
-    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="each variant's (and SEEDS')")
     ap.add_argument("--max-rows", type=int, default=0, help="the first N rows only (0: all)")
     ap.add_argument("--teacher", default="runs/sst2/teachers/minilm", help="teacher_init's embeddings")
+    ap.add_argument(
+        "--label-source", default=STACKED, help="whose labels: stacked, or one teacher's name (minilm)"
+    )
+    ap.add_argument(
+        "--fasttext", action="store_true", help="also fastText on the same labels' argmax (--seeds)"
+    )
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/bag_ceiling.json"))
     args = ap.parse_args(argv)
     rows = []
+    if args.fasttext:
+        rows += fasttext_rows(args.soft_labels, Path(args.work), args.seeds, args.max_rows, args.label_source)
     for name in args.variants:
         for seed in dict.fromkeys([*args.seeds, *SEEDS.get(name, [])]):
             rows.append(
-                run_variant(name, args.soft_labels, Path(args.work), seed, args.max_rows, args.teacher)
+                run_variant(
+                    name,
+                    args.soft_labels,
+                    Path(args.work),
+                    seed,
+                    args.max_rows,
+                    args.teacher,
+                    args.label_source,
+                )
             )
             r = rows[-1]
             say(f"{name} seed {seed}: test {r['test_accuracy']:.4f} at best dev {r['dev_accuracy']:.4f}")
@@ -426,15 +488,15 @@ def main(argv: list[str] | None = None) -> int:
         "experiment": "bag_ceiling",
         "command": " ".join(sys.argv),
         "soft_labels": args.soft_labels,
+        "label_source": args.label_source,
         "torch_threads": torch.get_num_threads(),
         "summary": summarize(rows),
         "runs": rows,
     }
     write_json(args.out, result)
     for r in result["summary"]:
-        print(
-            f"{r['id']:<26} test {r['test_accuracy']:.4f} (seeds {r['seeds']})  dev {r['dev_accuracy']:.4f}"
-        )
+        dev = "" if r["dev_accuracy"] is None else f"  dev {r['dev_accuracy']:.4f}"
+        print(f"{r['id']:<26} test {r['test_accuracy']:.4f} (seeds {r['seeds']}){dev}")
     return 0
 
 
