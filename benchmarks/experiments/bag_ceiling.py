@@ -300,9 +300,13 @@ def run_variant(
     max_rows: int = 0,
     teacher: str = "",
     source: str = STACKED,
+    init_seed: int | None = None,
+    keep: list | None = None,
 ) -> dict[str, Any]:
+    """One training of variant ``name``: ``seed`` draws the rows' order (and the initial weights
+    unless ``init_seed`` is given); the trained model (last epoch) is appended to ``keep``."""
     v = {**BASE, **VARIANTS[name]}
-    torch.manual_seed(seed)
+    torch.manual_seed(seed if init_seed is None else init_seed)
     fz = Featurizer(FeaturizerConfig(num_buckets=v["buckets"], word_ngrams=v["word_ngrams"]))
     texts, probs = soft_rows(soft_dir, v["temperature"], v["labels"], source)
     if max_rows:
@@ -384,6 +388,8 @@ def run_variant(
             del live
         say(f"{name} {history[-1]}")
     best = max(history, key=lambda h: h["dev_accuracy"])
+    if keep is not None:
+        keep.append(model)
     return {
         "id": name,
         "settings": v,
