@@ -17,7 +17,8 @@ started from the teacher's word-piece embeddings (``--teacher``); fastText's rec
 pooling, no hidden layer, plain SGD decayed linearly over 5 epochs); and, on T = 1 with the decay,
 other poolings of the same bag (a learned per-feature attention gate, the sum next to the
 elementwise max), extra features (word skip-bigrams, negation-scope words) and a moving average of
-the weights (docs/student_vs_fasttext.md). ``--label-source minilm`` trains on one teacher's
+the weights; Adam (the library's, SparseAdam on the table) at three rates
+(docs/student_vs_fasttext.md). ``--label-source minilm`` trains on one teacher's
 labels instead of the stacked ones; ``--fasttext`` adds fastText (the report's peer) on the same
 labels' argmax, one row per seed. Usage, after ``make reproduce`` (or its ``--peers-only``)
 has made the soft labels::
@@ -99,6 +100,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ema_0.995": {"ema": 0.995},
     "t1_decay_skip2": {"temperature": 1.0, "lr": 0.1, "schedule": "linear", "extra_ids": "skip2"},
     "t1_decay_neg": {"temperature": 1.0, "lr": 0.1, "schedule": "linear", "extra_ids": "neg"},
+    # Adagrad's per-row step shrinks with every update a row gets, so a bag's frequent rows barely
+    # move late in a million rows; Adam's does not.
+    "t1_decay_adam_0.001": {"temperature": 1.0, "optimizer": "adam", "lr": 0.001, "schedule": "linear"},
+    "t1_decay_adam_0.003": {"temperature": 1.0, "optimizer": "adam", "lr": 0.003, "schedule": "linear"},
+    "t1_decay_adam_0.01": {"temperature": 1.0, "optimizer": "adam", "lr": 0.01, "schedule": "linear"},
     "fasttext_recipe": {
         "hidden": [],
         "pooling": "mean",
@@ -329,8 +335,8 @@ def run_variant(
     if v["init"] == "teacher":
         say(f"{name}: {teacher_init(net, fz, texts, teacher)} unigram rows from {teacher}")
     model = PoolNet(net, v["pool_extra"]) if v["pool_extra"] else net
-    if v["optimizer"] == "adagrad":
-        opts = net.configure_optimizers("adagrad", v["lr"], 0.0, sparse=True)
+    if v["optimizer"] in ("adagrad", "adam"):  # the library's: Adam is SparseAdam on the table
+        opts = net.configure_optimizers(v["optimizer"], v["lr"], 0.0, sparse=True)
         base_lr = [v["lr"], v["lr"]]
     else:  # fastText's: plain SGD, the embedding's rows updated sparsely at their own rate
         net.embedding.sparse = True
