@@ -3,7 +3,8 @@
 Every bag-of-n-grams lever screened at the recipe's 1,066,552 transfer rows (``bag_ceiling.py``)
 lands within half a point of fastText on the same labels; the students that read word order
 (cnn, bilstm) are the ones clearly ahead, at 10-100x the latency. This screens the cheapest word
-order a bag can carry: next to the library's sqrtn bag (2^20 x 64 word uni+bigrams), each window
+order a bag can carry: next to the library's sqrtn bag (2^20 x 64 word uni+bigrams, or words only
+with ``--bag-ngrams 1``: the 2-word windows stand in for the bigrams), each window
 of ``k`` consecutive words (``--windows``) gets ``h_t = ReLU(b_k + sum_j T_kj[w_{t+j}])``, one
 hashed table row of ``--width`` numbers per word and offset ``j`` (a convolution of width ``k``
 whose embedding and filter are one table: at serving time a lookup and an add per word and
@@ -16,7 +17,7 @@ linearly, 3 epochs, a fresh permutation per epoch, test at the best dev epoch).
 
 ``--latency``: no training; one text's p50 on SST-2 test (one thread, median of 3 rounds) through
 the library's compiled bag path (:mod:`bert2dnn_ray.student.compiled`, a random-weight 2^20 x 64
-``[64]`` student), alone and followed by a numba kernel for the windows (one table row of
+``[64]`` student; ``--bag-ngrams``' n-grams), alone and followed by a numba kernel for the windows (one table row of
 ``sum(windows) x width`` numbers per word, ReLU, max, their product with the hidden layer's
 columns; called from Python, the text's ids computed a second time), and that kernel alone on the
 text's word ids (what a fused path would add to the bag).
@@ -97,7 +98,7 @@ def load(args) -> dict[str, Any]:
     """The rows' bags and word ids (cached in ``--work``), their targets, and dev and test: read
     once for every seed."""
     work = Path(args.work)
-    fz = Featurizer(FeaturizerConfig(num_buckets=1 << 20, word_ngrams=[1, 2]))
+    fz = Featurizer(FeaturizerConfig(num_buckets=1 << 20, word_ngrams=args.bag_ngrams))
     uz = Featurizer(FeaturizerConfig(num_buckets=args.window_buckets, word_ngrams=[1]))
     texts, probs = soft_rows(args.soft_labels, 1.0)
     if args.max_rows:
@@ -107,7 +108,9 @@ def load(args) -> dict[str, Any]:
         t, y = test_set({"test": str(ROOT / f"data/sst2/{split}.tsv")})
         evals[split] = (fz.batch(t), uz.batch(t), y)
     return {
-        "bag": featurized(fz, texts, work / f"train_b20_w12_{len(texts)}.npz"),
+        "bag": featurized(
+            fz, texts, work / f"train_b20_w{''.join(map(str, args.bag_ngrams))}_{len(texts)}.npz"
+        ),
         "uni": featurized(
             uz, texts, work / f"train_b{args.window_buckets.bit_length() - 1}_w1_{len(texts)}.npz"
         ),
@@ -194,7 +197,8 @@ def latency(args) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     texts, _ = test_set({"test": str(ROOT / "data/sst2/test.tsv")})
-    fcfg = FeaturizerConfig(num_buckets=1 << 20)
+    fcfg = FeaturizerConfig(num_buckets=1 << 20, word_ngrams=args.bag_ngrams)
+    step = 1 if args.bag_ngrams == [1] else 2  # the bag's ids: words, or words and bigrams in turn
     mcfg = StudentModelConfig(num_labels=2, embedding_dim=64, hidden=[64])
     with tempfile.TemporaryDirectory() as d:
         save_student(d, StudentNet(mcfg, fcfg.num_buckets).eval(), fcfg, mcfg, ["negative", "positive"])
@@ -232,13 +236,13 @@ def latency(args) -> dict[str, Any]:
     def with_windows(text: str) -> np.ndarray:
         keys = comp._keys(text)  # below, every other id: the words (and the closing bigram)
         probs = C._forward(keys, comp.consts, comp.table, comp.params)
-        windows(np.ascontiguousarray(C._ids(keys, comp.consts)[::2]), mask, table, kws, bias, w2)
+        windows(np.ascontiguousarray(C._ids(keys, comp.consts)[::step]), mask, table, kws, bias, w2)
         return probs
 
     def p50(fn) -> float:  # the median of 3 rounds' p50, after one warm pass
         return float(np.median([time_single(fn, texts, texts if i == 0 else [])["p50_us"] for i in range(3)]))
 
-    words = {t: np.ascontiguousarray(comp.ids(t)[::2]) for t in texts}
+    words = {t: np.ascontiguousarray(comp.ids(t)[::step]) for t in texts}
     bag, both = p50(student.predict_one), p50(with_windows)
     alone = p50(lambda t: windows(words[t], mask, table, kws, bias, w2))
     say(
@@ -253,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", default="runs/bag_ceiling", help="featurized rows are cached here")
     ap.add_argument("--windows", type=int, nargs="*", default=[2, 3], help="window widths (none: the bag)")
     ap.add_argument("--width", type=int, default=32, help="ReLU units per window width")
+    ap.add_argument(
+        "--bag-ngrams", type=int, nargs="+", default=[1, 2], help="the bag's word n-grams (1: words only)"
+    )
     ap.add_argument("--window-buckets", type=int, default=1 << 18, help="the windows' hashed words")
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--epochs", type=int, default=3)
@@ -262,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     if args.latency:
-        settings = {k: v for k, v in vars(args).items() if k in ("windows", "width", "window_buckets")}
+        keys = ("windows", "width", "window_buckets", "bag_ngrams")
+        settings = {k: v for k, v in vars(args).items() if k in keys}
         write_json(args.out, {"experiment": "window_bag_latency", "settings": settings, **latency(args)})
         return 0
     data = load(args)
