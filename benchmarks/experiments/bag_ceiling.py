@@ -478,6 +478,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/bag_ceiling.json"))
     args = ap.parse_args(argv)
+    if not args.variants and not args.fasttext:
+        ap.error("nothing to run: name --variants, or --fasttext")
     rows = []
     if args.fasttext:
         rows += fasttext_rows(args.soft_labels, Path(args.work), args.seeds, args.max_rows, args.label_source)

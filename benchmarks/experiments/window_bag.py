@@ -17,10 +17,10 @@ linearly, 3 epochs, a fresh permutation per epoch, test at the best dev epoch).
 
 ``--latency``: no training; one text's p50 on SST-2 test (one thread, median of 3 rounds) through
 the library's compiled bag path (:mod:`bert2dnn_ray.student.compiled`, a random-weight 2^20 x 64
-``[64]`` student; ``--bag-ngrams``' n-grams), alone and followed by a numba kernel for the windows (one table row of
-``sum(windows) x width`` numbers per word, ReLU, max, their product with the hidden layer's
-columns; called from Python, the text's ids computed a second time), and that kernel alone on the
-text's word ids (what a fused path would add to the bag).
+``[64]`` student over ``--bag-ngrams``), alone and followed by a numba kernel for the windows (one
+table row of ``sum(windows) x width`` numbers per word, ReLU, max, their product with the hidden
+layer's columns; called from Python, the text's ids computed a second time), and that kernel alone
+on the text's word ids (what a fused path would add to the bag).
 Usage::
 
     .venv/bin/python benchmarks/experiments/window_bag.py --windows 2 3 --width 64 --seeds 0 1 2 --out w.json
