@@ -32,6 +32,7 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -298,6 +299,59 @@ def accuracy(net: torch.nn.Module, feats: tuple[np.ndarray, np.ndarray], labels:
     return float((pred == labels).mean())
 
 
+def fit(
+    forward: Callable[[np.ndarray], torch.Tensor],
+    targets: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    opts: list[torch.optim.Optimizer],
+    base_lr: list[float],
+    schedule: str,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    score: Callable[[], tuple[float, float]],
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
+    label: str = "",
+) -> list[dict[str, Any]]:
+    """The screens' training loop, one history row per epoch: each epoch a fresh permutation of
+    ``targets``' rows (``seed + epoch``) in batches of ``batch_size`` through ``forward(rows)``;
+    each optimizer of ``opts`` at its ``base_lr`` times the library's ``schedule`` (constant, or
+    decayed linearly to 0 over all steps); ``on_step(step, loss)`` after every step; ``score()``
+    (dev, test accuracy) after every epoch."""
+    n = len(targets)
+    scale_at = lr_schedule(
+        SimpleNamespace(lr_schedule=schedule, learning_rate=1.0), math.ceil(n / batch_size) * epochs
+    )
+    step, history, t0 = 0, [], time.perf_counter()
+    for epoch in range(epochs):
+        order = np.random.default_rng(seed + epoch).permutation(n)
+        for b in range(0, n, batch_size):
+            rows = order[b : b + batch_size]
+            loss = loss_fn(forward(rows), targets[rows])
+            for o in opts:
+                o.zero_grad()
+            loss.backward()
+            scale = scale_at(step)
+            for o, lr in zip(opts, base_lr):
+                for g in o.param_groups:
+                    g["lr"] = lr * scale
+                o.step()
+            step += 1
+            if on_step is not None:
+                on_step(step, loss)
+        dev_acc, test_acc = score()
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "dev_accuracy": round(dev_acc, 4),
+                "test_accuracy": round(test_acc, 4),
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        )
+        say(f"{label} {history[-1]}")
+    return history
+
+
 def run_variant(
     name: str,
     soft_dir: str,
@@ -350,49 +404,41 @@ def run_variant(
         loss_fn = torch.nn.MSELoss()
     else:
         loss_fn = DistillationLoss(temperature=v["temperature"])
-    targets = torch.from_numpy(probs)
-    n, bs = len(offsets), v["batch_size"]
-    # The library's schedule (constant, or decayed linearly to 0 over all steps) as a factor.
-    scale_at = lr_schedule(
-        SimpleNamespace(lr_schedule=v["schedule"], learning_rate=1.0), math.ceil(n / bs) * v["epochs"]
-    )
-    step, history, t0 = 0, [], time.perf_counter()
     params = [p for p in model.parameters()]
     ema = [p.detach().clone() for p in params] if v["ema"] else []
-    for epoch in range(v["epochs"]):
-        order = np.random.default_rng(seed + epoch).permutation(n)
-        for b in range(0, n, bs):
-            rows = order[b : b + bs]
-            loss = loss_fn(model(*bags(ids, offsets, rows)), targets[rows])
-            for o in opts:
-                o.zero_grad()
-            loss.backward()
-            scale = scale_at(step)
-            for o, lr in zip(opts, base_lr):
-                for g in o.param_groups:
-                    g["lr"] = lr * scale
-                o.step()
-            step += 1
-            if v["ema"] and step % 32 == 0:
-                with torch.no_grad():
-                    torch._foreach_lerp_(ema, params, 1.0 - v["ema"])
+
+    def average(step: int, loss: torch.Tensor) -> None:
+        if v["ema"] and step % 32 == 0:
+            with torch.no_grad():
+                torch._foreach_lerp_(ema, params, 1.0 - v["ema"])
+
+    def score() -> tuple[float, float]:
+        live = None
         if v["ema"]:  # score the average: swap it in, then back
             live = [p.detach().clone() for p in params]
             with torch.no_grad():
                 torch._foreach_copy_(params, ema)
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "dev_accuracy": round(accuracy(model, dev_f, dev[1]), 4),
-                "test_accuracy": round(accuracy(model, test_f, test[1]), 4),
-                "seconds": round(time.perf_counter() - t0, 1),
-            }
-        )
-        if v["ema"]:
+        got = accuracy(model, dev_f, dev[1]), accuracy(model, test_f, test[1])
+        if live is not None:
             with torch.no_grad():
                 torch._foreach_copy_(params, live)
-            del live
-        say(f"{name} {history[-1]}")
+        return got
+
+    history = fit(
+        lambda rows: model(*bags(ids, offsets, rows)),
+        torch.from_numpy(probs),
+        loss_fn,
+        opts,
+        base_lr,
+        v["schedule"],
+        v["epochs"],
+        v["batch_size"],
+        seed,
+        score,
+        on_step=average,
+        label=name,
+    )
+    n = len(offsets)
     best = max(history, key=lambda h: h["dev_accuracy"])
     if keep is not None:
         keep.append(model)

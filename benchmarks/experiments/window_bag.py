@@ -32,9 +32,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -43,13 +41,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks/experiments"))
-from bag_ceiling import bags, featurized, say, soft_rows  # noqa: E402
+from bag_ceiling import bags, featurized, fit, say, soft_rows  # noqa: E402
 
 from benchmarks._common import time_single  # noqa: E402
 from bert2dnn_ray.featurizer import Featurizer, FeaturizerConfig  # noqa: E402
 from bert2dnn_ray.io import write_json  # noqa: E402
 from bert2dnn_ray.student import servable  # noqa: E402
-from bert2dnn_ray.student.loop import lr_schedule  # noqa: E402
 from bert2dnn_ray.student.loss import DistillationLoss  # noqa: E402
 from bert2dnn_ray.student.model import StudentModelConfig, StudentNet  # noqa: E402
 from recipes.sst2_imdb.peers import test_set  # noqa: E402
@@ -144,37 +141,25 @@ def run(args, seed: int, data: dict[str, Any]) -> dict[str, Any]:
         model.train()
         return float((pred == y).mean())
 
-    loss_fn = DistillationLoss(temperature=1.0)
-    targets = data["targets"]
-    n, bs = len(targets), 128
-    scale_at = lr_schedule(
-        SimpleNamespace(lr_schedule="linear", learning_rate=1.0), math.ceil(n / bs) * args.epochs
+    def progress(step: int, loss: torch.Tensor) -> None:
+        if step % 2000 == 0:
+            say(f"seed {seed} step {step} loss {float(loss):.4f}")
+
+    history = fit(
+        lambda rows: logits(data["bag"], data["uni"], rows),
+        data["targets"],
+        DistillationLoss(temperature=1.0),
+        opts,
+        [args.lr] * len(opts),
+        "linear",
+        args.epochs,
+        128,
+        seed,
+        lambda: (accuracy("dev"), accuracy("test")),
+        on_step=progress,
+        label=f"seed {seed}",
     )
-    step, history, t0 = 0, [], time.perf_counter()
-    for epoch in range(args.epochs):
-        order = np.random.default_rng(seed + epoch).permutation(n)
-        for b in range(0, n, bs):
-            rows = order[b : b + bs]
-            loss = loss_fn(logits(data["bag"], data["uni"], rows), targets[rows])
-            for o in opts:
-                o.zero_grad()
-            loss.backward()
-            for o in opts:
-                for g in o.param_groups:
-                    g["lr"] = args.lr * scale_at(step)
-                o.step()
-            step += 1
-            if step % 2000 == 0:
-                say(f"seed {seed} epoch {epoch + 1} step {step} loss {float(loss):.4f}")
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "dev_accuracy": round(accuracy("dev"), 4),
-                "test_accuracy": round(accuracy("test"), 4),
-                "seconds": round(time.perf_counter() - t0, 1),
-            }
-        )
-        say(f"seed {seed} {history[-1]}")
+    n = len(data["targets"])
     best = max(history, key=lambda h: h["dev_accuracy"])
     return {
         "seed": seed,
