@@ -256,6 +256,7 @@ def finetune_one(
     }
     if skip_if_done("finetune", out, settings, force=cfg.force, record="metrics.json") is not None:
         return out
+    init_ray(cfg.address)  # only where there is training to do: a finished teacher starts no Ray
     storage = cfg.storage_path or io.join(cfg.output_dir, "_checkpoints")
     if "://" not in storage:
         storage = os.path.abspath(storage)
@@ -339,6 +340,5 @@ def run(cfg: FinetuneConfig) -> dict[str, str]:
     io.make_dirs(cfg.output_dir)
     for spec in cfg.teachers:
         hf.load_tokenizer(spec.model, cfg.trust_remote_code)  # fail fast on a bad model path
-    init_ray(cfg.address)
     rows = {"train": train.digest(), "dev": dev.digest()}  # once, for every teacher
     return {spec.name: str(finetune_one(cfg, spec, train, dev, num_labels, rows)) for spec in cfg.teachers}

@@ -65,7 +65,9 @@ def test_finetune_bad_model_and_duplicate_names(tmp_path, tiny_bert_factory):
         teacher.run(cfg)
 
 
-def test_finetune_learns_saves_and_resumes_after_sigkill(session_address, tiny_bert_factory, tmp_path):
+def test_finetune_learns_saves_and_resumes_after_sigkill(
+    session_address, tiny_bert_factory, tmp_path, monkeypatch
+):
     """Kill a fine-tune mid-run, run it again: it resumes, learns, and saves a teacher that the
     label stage loads (one test: every Ray Train fit costs ~20 s of start-up on 2 cores)."""
     train = _data(tmp_path, n=1600, seed=1)
@@ -102,9 +104,11 @@ def test_finetune_learns_saves_and_resumes_after_sigkill(session_address, tiny_b
         ["this is great stuff", "this is awful stuff"]
     )
     assert logits.argmax(1).tolist() == [1, 0]
-    # Same command once more: already trained, skipped.
+    # Same command once more: already trained, skipped, without starting or joining a Ray.
     mtime = (d / "model.safetensors").stat().st_mtime
-    teacher.run(cfg)
+    with monkeypatch.context() as m:
+        m.setattr(teacher, "init_ray", lambda *a: pytest.fail("a finished teacher started Ray"))
+        teacher.run(cfg)
     assert (d / "model.safetensors").stat().st_mtime == mtime
     # A copy of the training file elsewhere is the same data: skipped too. Other settings or other
     # rows are refused in one line instead of passing this teacher off as theirs.
