@@ -72,8 +72,9 @@ def test_bert_base_and_tinybert_config_fine_tunes_stacks_and_distills(ray_sessio
             "data.synthetic={task: query_category, num_labeled: 600, num_dev: 200, num_test: 200, num_unlabeled: 1500, seed: 3}",
             f"finetune.teachers.0.model={base}",
             f"finetune.teachers.1.model={tiny}",
-            "finetune.teachers.0.epochs=6",
+            "finetune.teachers.0.epochs=4",  # dev accuracy ~0.8 (4 classes), past the 0.5 checked
             "finetune.teachers.1.epochs=1",
+            "finetune.teachers.1.max_steps_per_epoch=3",  # its shape is the point, not what it learns
             "finetune.teachers.0.learning_rate=0.005",
             "finetune.teachers.1.learning_rate=0.0001",
             "finetune.teachers.0.max_length=24",
