@@ -173,6 +173,15 @@ def exists(uri: str) -> bool:
     return fs.get_file_info(path).type != pafs.FileType.NotFound
 
 
+def remove(uri: str) -> None:
+    """Delete a file if it is there (local path or URI)."""
+    fs, path = filesystem(uri)
+    try:
+        fs.delete_file(path)
+    except OSError:  # not there (or already gone)
+        pass
+
+
 def write_text(uri: str, text: str) -> None:
     fs, path = filesystem(uri)
     fs.create_dir(posixpath.dirname(path), recursive=True)

@@ -60,6 +60,9 @@ def test_text_json_helpers_and_join(tmp_path):
     io.write_json(j, {"x": [1, 2]})
     assert json.loads(io.read_text(j)) == {"x": [1, 2]}
     assert not [f for f in tmp_path.iterdir() if f.name.startswith(".")]
+    io.remove(j)
+    io.remove(j)  # already gone: nothing to do
+    assert not io.exists(j)
     assert io.join("s3://bucket/run", "data", "x.parquet") == "s3://bucket/run/data/x.parquet"
     assert io.join("runs/x", "data") == str(Path("runs/x", "data"))
 
@@ -76,6 +79,9 @@ def test_s3_tables_json_and_done_markers(s3_server):
     assert not is_done(f"{base}/stage")
     mark_done(f"{base}/stage", {"rows": 3})
     assert is_done(f"{base}/stage") and io.read_json(f"{base}/stage/_SUCCESS.json")["rows"] == 3
+    io.remove(f"{base}/stage/_SUCCESS.json")
+    io.remove(f"{base}/stage/_SUCCESS.json")
+    assert not is_done(f"{base}/stage")
     assert io.parent(f"{base}/stage/") == base and io.parent("/a/b") == "/a"
 
 

@@ -161,6 +161,48 @@ def test_actor_options_reserve_memory_only_when_asked(ray_session):
         label.LabelConfig(memory_per_actor_gb=0)
 
 
+def test_a_teacher_actor_ends_itself_once_its_pool_run_is_over(ray_session, tmp_path):
+    """Ray Data drops a failed pool's actors without killing them (one still busy would hold its
+    CPUs or GPU until the driver exits): each watches the attempt file the driver keeps."""
+    import threading
+
+    from bert2dnn_ray import io
+    from bert2dnn_ray.label.actor import attempt_state, watch_attempt
+
+    marker = str(tmp_path / "_attempt.json")
+    assert attempt_state(marker, "a") == "ended"
+    io.write_json(marker, {"token": "a"})
+    assert (attempt_state(marker, "a"), attempt_state(marker, "b")) == ("current", "replaced")
+    Path(marker).write_text('{"tok')  # a torn read ends nothing
+    assert attempt_state(marker, "a") == "current"
+
+    @ray_session.remote(num_cpus=0.1)
+    class Watched:
+        def __init__(self, token: str):
+            threading.Thread(target=watch_attempt, args=(marker, token, 0.1), daemon=True).start()
+
+        def ping(self) -> str:
+            return "alive"
+
+    def dies(actor) -> bool:
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                ray_session.get(actor.ping.remote(), timeout=5)
+            except ray_session.exceptions.ActorDiedError:
+                return True
+            time.sleep(0.1)
+        return False
+
+    io.write_json(marker, {"token": "a"})
+    a, b = Watched.remote("a"), Watched.remote("b")
+    assert dies(b)  # its run was replaced by "a"
+    time.sleep(0.5)
+    assert ray_session.get(a.ping.remote()) == "alive"  # the current run's actor stays
+    io.remove(marker)  # labeling is over
+    assert dies(a)
+
+
 def test_label_logreg_stacker(ray_session, tiny_bert_factory, tmp_path, capsys):
     t1, t2 = tiny_bert_factory(2, seed=0), tiny_bert_factory(2, seed=1)
     texts = _texts(200, seed=3)

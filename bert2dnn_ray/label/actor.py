@@ -5,11 +5,15 @@ A chunk's part (``data/part-<chunk>.parquet``) is written atomically, then its s
 (``_chunks/<chunk>.json``), written last, commits it. A user-facing error (a bad row layout, a
 teacher that cannot be used) is returned as the call's result instead of raised, so that Ray does
 not retry what cannot succeed: the driver raises it at once as one line.
+
+An actor belongs to one run of the pool (an attempt, named in ``_attempt.json``, see :mod:`.pool`)
+and ends itself once the driver names another attempt there or removes the file.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -26,6 +30,9 @@ from .config import LabelConfig
 from .rows import from_ipc
 
 CHUNKS_DIR = "_chunks"
+ATTEMPT = "_attempt.json"
+# How often an actor reads the attempt file: a local file costs nothing, an object store a request.
+WATCH_S = {"local": 1.0, "remote": 10.0}
 
 
 def error_result(chunk_id: str, e: Bert2dnnError) -> dict[str, Any]:
@@ -35,6 +42,36 @@ def error_result(chunk_id: str, e: Bert2dnnError) -> dict[str, Any]:
 
 def result_table(results: list[dict[str, Any]]) -> pa.Table:
     return pa.table({"chunk_id": [r["chunk_id"] for r in results], "stats": [json.dumps(r) for r in results]})
+
+
+def attempt_state(marker: str, token: str) -> str:
+    """``current`` while ``marker`` names the pool run ``token``; ``replaced`` once it names another
+    (that run failed), ``ended`` once it is gone (labeling is over). A file that cannot be read now
+    (a write in progress, a storage hiccup) counts as current."""
+    try:
+        if not io.exists(marker):
+            return "ended"
+        return "current" if io.read_json(marker).get("token") == token else "replaced"
+    except (OSError, ValueError):
+        return "current"
+
+
+def watch_attempt(marker: str, token: str, period: float | None = None) -> None:
+    """Run in a teacher actor's thread: end the actor (``ray.kill`` of itself, so Ray records it as
+    killed, not crashed) once its pool run is over. It may be mid-chunk: a chunk commits whole or
+    not at all, and the run that replaced this one labels every chunk not committed when it began."""
+    import ray
+
+    if period is None:
+        period = WATCH_S["remote" if io.is_uri(marker) else "local"]
+    while (state := attempt_state(marker, token)) == "current":
+        time.sleep(period)
+    if state == "replaced":  # at the normal end Ray Data is ending the actor anyway: nothing to say
+        print(
+            f"label: this teacher actor's pool run failed and was replaced ({marker}); ending the actor",
+            flush=True,
+        )
+    ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
 
 
 def _fsl(values: np.ndarray) -> pa.FixedSizeListArray:
@@ -47,6 +84,13 @@ class ChunkLabeler:
 
     def __init__(self, payload: dict[str, Any]):
         self.error: Bert2dnnError | None = None
+        if attempt := payload.get("attempt"):  # absent outside a pool (a benchmark's in-process labeler)
+            threading.Thread(
+                target=watch_attempt,
+                args=(attempt["marker"], attempt["token"]),
+                name="bert2dnn-attempt",
+                daemon=True,
+            ).start()
         try:
             self._setup(payload)
         except Bert2dnnError as e:  # reported with the first chunk, not retried by Ray

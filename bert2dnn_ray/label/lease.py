@@ -112,11 +112,7 @@ class Lease:
             self._thread.join(timeout=5)
         held = self._read()
         if held and held.get("token") == self.token:
-            fs, path = io.filesystem(self.path)
-            try:
-                fs.delete_file(path)
-            except OSError:
-                pass
+            io.remove(self.path)
 
     def __enter__(self) -> Lease:
         self.acquire()

@@ -1,6 +1,12 @@
 """The teacher actor pool: every chunk not yet committed goes through :class:`.actor.ChunkLabeler`
 actors on Ray Data, with progress (rows done, rate, time left) and retries of lost work.
 
+Each run of the pool (an *attempt*) names itself in ``<output_dir>/_attempt.json``, which the
+driver rewrites for the next attempt and removes when labeling ends. A teacher actor whose attempt
+is no longer named there ends itself (:func:`.actor.watch_attempt`): when a pool fails, Ray Data
+drops its actors without killing them, and one still busy would otherwise hold its GPU or CPUs
+until the driver exits (ray-project/ray#24711), in the way of the next attempt and the next stage.
+
 Tasks report user-facing errors as data (``{"error": ..., "error_type": ...}``), so a config or
 input problem found inside a Ray task or actor is raised here at once, as one line, never retried.
 """
@@ -8,13 +14,15 @@ input problem found inside a Ray task or actor is raised here at once, as one li
 from __future__ import annotations
 
 import json
+import uuid
 import warnings
 from typing import Any
 
+from .. import io
 from ..errors import Bert2dnnError, ConfigError, by_name, one_line
 from ..progress import Eta, log
 from ..runtime import actor_cpus, cluster_address, init_ray, torch_threads
-from .actor import ChunkLabeler
+from .actor import ATTEMPT, ChunkLabeler
 from .config import LabelConfig
 from .manifest import committed
 from .plan import chunks_of
@@ -48,30 +56,36 @@ def label_chunks(
             "earlier version of bert2dnn); set force=true to label it again"
         )
     failures = 0
-    while True:
-        pending = [c for c in chunks if c["chunk_id"] not in done]
-        log(
-            "label",
-            f"{len(chunks)} chunks planned, {len(done)} already done, {len(pending)} to label "
-            f"with {len(cfg.teachers)} teacher(s)"
-            + (f" (attempt {failures + 1}/{cfg.max_attempts})" if failures else ""),
-        )
-        if not pending:
-            return done
-        before = len(done)
-        try:
-            _label_pending(cfg, plan, stacker, done)
-            _log_actor_memory(cfg, [done[c["chunk_id"]] for c in pending])
-            return done
-        except Exception as e:  # noqa: BLE001 - the error is re-raised after the last attempt
-            failures = 0 if len(done) > before else failures + 1
-            if isinstance(e, Bert2dnnError) or failures >= cfg.max_attempts:
-                raise
+    marker = io.join(cfg.output_dir, ATTEMPT)
+    try:
+        while True:
+            pending = [c for c in chunks if c["chunk_id"] not in done]
             log(
                 "label",
-                f"the actor pool failed ({type(e).__name__}: {one_line(e, 200)}); labeling the "
-                "unfinished chunks again",
+                f"{len(chunks)} chunks planned, {len(done)} already done, {len(pending)} to label "
+                f"with {len(cfg.teachers)} teacher(s)"
+                + (f" (attempt {failures + 1}/{cfg.max_attempts})" if failures else ""),
             )
+            if not pending:
+                return done
+            before = len(done)
+            attempt = {"marker": marker, "token": uuid.uuid4().hex}
+            io.write_json(marker, {"token": attempt["token"]})  # ends the actors of earlier attempts
+            try:
+                _label_pending(cfg, plan, stacker, done, attempt)
+                _log_actor_memory(cfg, [done[c["chunk_id"]] for c in pending])
+                return done
+            except Exception as e:  # noqa: BLE001 - the error is re-raised after the last attempt
+                failures = 0 if len(done) > before else failures + 1
+                if isinstance(e, Bert2dnnError) or failures >= cfg.max_attempts:
+                    raise
+                log(
+                    "label",
+                    f"the actor pool failed ({type(e).__name__}: {one_line(e, 200)}); labeling the "
+                    "unfinished chunks again",
+                )
+    finally:
+        io.remove(marker)
 
 
 def _log_actor_memory(cfg: LabelConfig, stats: list[dict[str, Any]]) -> None:
@@ -126,10 +140,14 @@ def read_options(cfg: LabelConfig) -> dict[str, Any]:
 
 
 def _label_pending(
-    cfg: LabelConfig, plan: dict[str, Any], stacker: dict[str, Any], done: dict[str, dict[str, Any]]
+    cfg: LabelConfig,
+    plan: dict[str, Any],
+    stacker: dict[str, Any],
+    done: dict[str, dict[str, Any]],
+    attempt: dict[str, str],
 ) -> None:
-    """One run of the pipeline: read tasks (CPU) prepare the pending chunks of every unit, teacher
-    actors label them; ``done`` gains each chunk as it commits."""
+    """One run of the pipeline (the attempt ``attempt`` names): read tasks (CPU) prepare the pending
+    chunks of every unit, teacher actors label them; ``done`` gains each chunk as it commits."""
     import ray
     import ray.data
 
@@ -142,7 +160,12 @@ def _label_pending(
             f"label.memory_per_actor_gb={cfg.memory_per_actor_gb:g} is more than this machine's Ray "
             f"memory ({have / 2**30:.1f} GiB); lower it or leave it unset"
         )
-    payload = {"cfg": cfg.model_dump(), "stacker": stacker, "threads": torch_threads(cfg.torch_threads)}
+    payload = {
+        "cfg": cfg.model_dump(),
+        "stacker": stacker,
+        "threads": torch_threads(cfg.torch_threads),
+        "attempt": attempt,
+    }
     units = [u for u in plan["units"] if any(c["chunk_id"] not in done for c in u["chunks"])]
     pending = [c for u in units for c in u["chunks"] if c["chunk_id"] not in done]
     ds = ray.data.from_items(units, override_num_blocks=len(units))

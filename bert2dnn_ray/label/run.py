@@ -19,6 +19,7 @@ from ..rundir import refuse_other_settings, skip_if_done
 from ..stacking import fit_logreg, mean, weighted
 from ..teachers import TeacherRunner, model_num_labels
 from . import dedup
+from .actor import ATTEMPT
 from .config import LabelConfig, settings
 from .lease import Lease
 from .manifest import commit_manifest, summarize
@@ -32,6 +33,7 @@ OUTPUTS = (
     softlabels.QUARANTINE_DIR,
     "_chunks",
     "_dedup",
+    ATTEMPT,
     softlabels.MANIFEST,
     softlabels.STACKER,
     SIGNATURE,
