@@ -1,12 +1,16 @@
-"""A node dies mid-job on a real multi-node Ray cluster on one machine (run by test_multinode.py).
+"""A node dies mid-stage, twice, on a real multi-node Ray cluster on one machine (run by
+test_multinode.py).
 
-    python tests/multinode_scenario.py {label|train} WORKDIR
+    python tests/multinode_scenario.py WORKDIR
 
-Starts ``ray.cluster_utils.Cluster``: a head and two worker nodes (3 logical CPUs each), runs the
-stage against it with actors/workers sized so that they spread over nodes, waits until the
-stage has committed work (a labeled chunk / a checkpoint), then kills (ungracefully) a worker
-node that hosts one of the stage's actors. The stage must finish anyway. Prints one JSON line
-with what happened; the test checks the outputs.
+Starts ``ray.cluster_utils.Cluster``: a head and two worker nodes (3 logical CPUs each). Runs the
+label stage, then student training, on it (``WORKDIR/config.json`` holds both configs), with
+actors/workers sized so that they spread over nodes. In each stage it waits until the stage has
+committed work (a labeled chunk / a checkpoint), then kills (ungracefully) a worker node that hosts
+one of the stage's actors; each stage must finish anyway. Between them it waits for the label
+stage's teacher actors to be gone (a failed pool's actors must not hold the cluster's CPUs into
+the next stage) and adds a node in place of the lost one, as an autoscaler would. Prints one JSON
+line with what happened; the test checks the outputs.
 """
 
 from __future__ import annotations
@@ -26,15 +30,28 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def _actor_nodes(class_fragment: str) -> set[str]:
-    """Node ids of the live actors whose class name contains ``class_fragment`` (GCS actor table)."""
+def _live_actors(class_fragment: str) -> list[dict]:
+    """The live actors whose class name contains ``class_fragment`` (GCS actor table)."""
     from ray._private.state import state
 
-    nodes = set()
-    for a in state.actor_table(None).values():
-        if class_fragment in a.get("ActorClassName", "") and a.get("State") == "ALIVE":
-            nodes.add(a["Address"]["NodeID"])
-    return nodes
+    return [
+        a
+        for a in state.actor_table(None).values()
+        if class_fragment in a.get("ActorClassName", "") and a.get("State") == "ALIVE"
+    ]
+
+
+def _actor_nodes(class_fragment: str) -> set[str]:
+    """Node ids of the live actors whose class name contains ``class_fragment``."""
+    return {a["Address"]["NodeID"] for a in _live_actors(class_fragment)}
+
+
+def _gone_within(class_fragment: str, timeout: float) -> tuple[int, float]:
+    """Wait up to ``timeout`` s for no live actor of that class; (how many are left, seconds waited)."""
+    t0 = time.time()
+    while (left := len(_live_actors(class_fragment))) and time.time() - t0 < timeout:
+        time.sleep(0.2)
+    return left, round(time.time() - t0, 1)
 
 
 def _killer(cluster, ready, class_fragment: str, info: dict, timeout: float = 240) -> None:
@@ -53,11 +70,52 @@ def _killer(cluster, ready, class_fragment: str, info: dict, timeout: float = 24
     info["killed_node"] = None
 
 
+def _label(cluster, cfg: dict, info: dict) -> None:
+    from bert2dnn_ray import label
+
+    lc = label.LabelConfig.model_validate(cfg)
+    chunks_dir = Path(lc.output_dir, "_chunks")
+
+    def ready():
+        n = len(list(chunks_dir.glob("*.json"))) if chunks_dir.exists() else 0
+        return n if n >= 1 else None
+
+    t = threading.Thread(target=_killer, args=(cluster, ready, "ChunkLabeler", info), daemon=True)
+    t.start()
+    m = label.run(lc)
+    t.join(timeout=5)
+    info["chunks_total"] = m["chunks"]
+    info["labeled_rows"] = m["labeled_rows"]
+    info["teacher_actors_left"], info["teacher_actors_gone_s"] = _gone_within("ChunkLabeler", 20)
+
+
+def _train(cluster, cfg: dict, info: dict) -> None:
+    from raytrain_snapshot import registered_step
+
+    from bert2dnn_ray.student import train
+
+    tc = train.TrainConfig.model_validate(cfg)
+    ckpt_root = Path(tc.run.storage_path, tc.run.run_name)
+
+    def ready():
+        return registered_step(ckpt_root)  # a checkpoint Ray Train has registered
+
+    t = threading.Thread(target=_killer, args=(cluster, ready, "RayTrainWorker", info), daemon=True)
+    t.start()
+    m = train.run(tc)
+    t.join(timeout=5)
+    info["global_step"] = m["global_step"]
+    info["resumed_at_steps"] = m["resumed_at_steps"]
+    info["history_epochs"] = [h["epoch"] for h in m["history"]]
+    info["dev_accuracy"] = m["best"].get("dev_accuracy")
+    info["cached_in_object_store"] = m["cached_in_object_store"]
+
+
 def main() -> int:
     import ray
     from ray.cluster_utils import Cluster
 
-    mode, work = sys.argv[1], Path(sys.argv[2])
+    work = Path(sys.argv[1])
     cfg = json.loads((work / "config.json").read_text())
     # Faster detection of a dead node than Ray's default (~15 s: 5 missed checks, 3 s apart),
     # still tolerant of a raylet stalled a few seconds on a busy 2-core machine.
@@ -74,45 +132,18 @@ def main() -> int:
         cluster.add_node(num_cpus=3)
     cluster.wait_for_nodes()
     ray.init(address=cluster.address)
-    info: dict = {"mode": mode, "nodes": len(ray.nodes()), "cluster_up_s": round(time.time() - T0, 1)}
+    info: dict = {"nodes": len(ray.nodes()), "cluster_up_s": round(time.time() - T0, 1)}
     try:
-        if mode == "label":
-            from bert2dnn_ray import label
-
-            lc = label.LabelConfig.model_validate(cfg)
-            chunks_dir = Path(lc.output_dir, "_chunks")
-
-            def ready():
-                n = len(list(chunks_dir.glob("*.json"))) if chunks_dir.exists() else 0
-                return n if n >= 1 else None
-
-            t = threading.Thread(target=_killer, args=(cluster, ready, "ChunkLabeler", info), daemon=True)
-            t.start()
-            m = label.run(lc)
-            info["chunks_total"] = m["chunks"]
-            info["labeled_rows"] = m["labeled_rows"]
-        else:
-            from bert2dnn_ray.student import train
-
-            tc = train.TrainConfig.model_validate(cfg)
-            ckpt_root = Path(tc.run.storage_path, tc.run.run_name)
-
-            from raytrain_snapshot import registered_step
-
-            def ready():
-                return registered_step(ckpt_root)  # a checkpoint Ray Train has registered
-
-            t = threading.Thread(target=_killer, args=(cluster, ready, "RayTrainWorker", info), daemon=True)
-            t.start()
-            m = train.run(tc)
-            info["global_step"] = m["global_step"]
-            info["resumed_at_steps"] = m["resumed_at_steps"]
-            info["history_epochs"] = [h["epoch"] for h in m["history"]]
-            info["dev_accuracy"] = m["best"].get("dev_accuracy")
-            info["cached_in_object_store"] = m["cached_in_object_store"]
-        t.join(timeout=5)
-        info["stage_done_s"] = round(time.time() - T0, 1)
-        info["alive_nodes_after"] = sum(1 for n in ray.nodes() if n["Alive"])
+        for stage, run in (("label", _label), ("train", _train)):
+            if stage == "train":  # a node in place of the one the label stage lost
+                cluster.add_node(num_cpus=3)
+                cluster.wait_for_nodes()
+            info[stage] = {"nodes": sum(1 for n in ray.nodes() if n["Alive"])}
+            run(cluster, cfg[stage], info[stage])
+            info[stage]["done_s"] = round(time.time() - T0, 1)
+            info[stage]["alive_nodes_after"] = sum(1 for n in ray.nodes() if n["Alive"])
+            if info[stage].get("teacher_actors_left"):
+                break  # training would wait for their CPUs until it timed out
     finally:
         ray.shutdown()
         cluster.shutdown()
