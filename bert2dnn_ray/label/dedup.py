@@ -36,9 +36,10 @@ attempt's directory, are never read, and are removed when the output is complete
 holds every input row exactly once. Ray Data's shuffles keep no state across runs, so a partition
 cannot be the unit; re-reading and hashing the input costs little next to labeling it.
 
-Bounds: each partition is held by one of Ray Data's aggregator actors, which reserve memory for it
-(``memory=``); ``dedup_partitions`` (auto: about one per million input rows) bounds each one's
-share. Each phase writes about one file per partition, whatever the number of chunks.
+Bounds: each partition is reduced by one Ray task (Ray 2.60's hash shuffle, ``SHUFFLE_V2``), which
+asks for memory sized to it; ``dedup_partitions`` (auto: about one per million input rows) bounds
+each one's share. A task lost with its node is run again by Ray. Each phase writes about one file
+per partition, whatever the number of chunks.
 """
 
 from __future__ import annotations
