@@ -70,6 +70,16 @@ def _killer(cluster, ready, class_fragment: str, info: dict, timeout: float = 24
     info["killed_node"] = None
 
 
+def _run_and_kill(cluster, ready, class_fragment: str, info: dict, run):
+    """``run()``, while :func:`_killer` kills a worker node hosting one of its actors once
+    ``ready()``; returns what ``run()`` returns."""
+    t = threading.Thread(target=_killer, args=(cluster, ready, class_fragment, info), daemon=True)
+    t.start()
+    result = run()
+    t.join(timeout=5)
+    return result
+
+
 def _label(cluster, cfg: dict, info: dict) -> None:
     from bert2dnn_ray import label
 
@@ -80,10 +90,7 @@ def _label(cluster, cfg: dict, info: dict) -> None:
         n = len(list(chunks_dir.glob("*.json"))) if chunks_dir.exists() else 0
         return n if n >= 1 else None
 
-    t = threading.Thread(target=_killer, args=(cluster, ready, "ChunkLabeler", info), daemon=True)
-    t.start()
-    m = label.run(lc)
-    t.join(timeout=5)
+    m = _run_and_kill(cluster, ready, "ChunkLabeler", info, lambda: label.run(lc))
     info["chunks_total"] = m["chunks"]
     info["labeled_rows"] = m["labeled_rows"]
     info["teacher_actors_left"], info["teacher_actors_gone_s"] = _gone_within("ChunkLabeler", 20)
@@ -100,10 +107,7 @@ def _train(cluster, cfg: dict, info: dict) -> None:
     def ready():
         return registered_step(ckpt_root)  # a checkpoint Ray Train has registered
 
-    t = threading.Thread(target=_killer, args=(cluster, ready, "RayTrainWorker", info), daemon=True)
-    t.start()
-    m = train.run(tc)
-    t.join(timeout=5)
+    m = _run_and_kill(cluster, ready, "RayTrainWorker", info, lambda: train.run(tc))
     info["global_step"] = m["global_step"]
     info["resumed_at_steps"] = m["resumed_at_steps"]
     info["history_epochs"] = [h["epoch"] for h in m["history"]]
