@@ -25,10 +25,9 @@ def set_offline_env() -> None:
 
 def cpu_bf16_features() -> dict[str, bool]:
     """Which bfloat16 matmul units this CPU has (Linux /proc/cpuinfo flags)."""
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        flags = set()
+    from bert2dnn_ray.runtime import cpu_flags
+
+    flags = cpu_flags() or set()
     return {f: f in flags for f in ("amx_bf16", "avx512_bf16", "avx512f", "avx2")}
 
 

@@ -200,6 +200,24 @@ def _configure_ray_data() -> None:
         pass
 
 
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str] | None:
+    """This CPU's feature flags (Linux ``cpuinfo``: x86 ``flags``, Arm ``Features``); None where
+    they cannot be read."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return set(value.split())
+    return None
+
+
+# Flags of native bfloat16 matrix arithmetic: Intel AMX, AVX-512 BF16 (Intel, AMD Zen 4+), Arm BF16.
+BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16", "bf16"})
+
+
 def cluster_cpus() -> float:
     import ray
 

@@ -185,6 +185,38 @@ def test_auto_dtype_is_bf16_only_where_the_gpu_has_it(monkeypatch):
     assert resolve_dtype("auto", "cuda") == "fp16" and resolve_dtype("fp32", "cuda") == "fp32"
 
 
+def test_cpu_flags_are_read_from_x86_and_arm_cpuinfo(tmp_path):
+    from bert2dnn_ray.runtime import cpu_flags
+
+    x86 = tmp_path / "x86"
+    x86.write_text(
+        "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2 avx512_bf16\n\nflags : other\n"
+    )
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd bf16\nCPU implementer\t: 0x41\n")
+    assert cpu_flags(str(x86)) == {"fpu", "avx2", "avx512_bf16"}  # the first CPU's
+    assert cpu_flags(str(arm)) == {"fp", "asimd", "bf16"}
+    assert cpu_flags(str(tmp_path / "missing")) is None
+
+
+def test_bf16_on_a_cpu_without_bf16_units_is_named_in_one_line(tiny_bert_factory, monkeypatch, capsys):
+    """Emulated bf16 is several times slower than fp32: the run goes on as asked, with a line."""
+    from bert2dnn_ray import runtime
+    from bert2dnn_ray.teachers import TeacherRunner, TeacherSpec
+
+    path = str(tiny_bert_factory(2))
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2", "avx512f"})
+    assert TeacherRunner(TeacherSpec(name="t", path=path, dtype="bf16")).dtype == "bf16"
+    assert "teacher 't': dtype bf16 on a CPU without bf16 units" in capsys.readouterr().err
+    for flags in ({"avx2", "avx512_bf16"}, {"avx2", "amx_bf16"}, {"asimd", "bf16"}, None):
+        monkeypatch.setattr(runtime, "cpu_flags", lambda f=flags: f)
+        TeacherRunner(TeacherSpec(name="t", path=path, dtype="bf16"))
+        assert "without bf16 units" not in capsys.readouterr().err, flags
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2"})
+    assert TeacherRunner(TeacherSpec(name="t", path=path)).dtype == "fp32"  # auto on a CPU
+    assert "bf16" not in capsys.readouterr().err
+
+
 def test_max_length_is_capped_at_the_models_positions(tiny_bert_factory, capsys):
     from bert2dnn_ray.teachers import TeacherRunner, TeacherSpec
 
