@@ -86,8 +86,8 @@ def warn_emulated_bf16(name: str) -> bool:
 
     log(
         "teacher",
-        f"teacher '{name}': dtype bf16 on a CPU without bf16 units (AMX, AVX-512 BF16): emulated, "
-        "several times slower than fp32 here; set dtype: fp32 (or auto)",
+        f"teacher '{name}': dtype bf16 on a CPU without bf16 units (AMX, AVX-512 BF16, Arm BF16): "
+        "emulated, several times slower than fp32 here; set dtype: fp32 (or auto)",
     )
     return True
 
