@@ -459,17 +459,23 @@ def run_variant(
 def fasttext_rows(soft_dir: str, work: Path, seeds: list[int], max_rows: int, source: str) -> list[dict]:
     """fastText (the report's peer settings) on the argmax of ``source``'s T = 1 labels of the same
     rows, one row per seed in :func:`run_variant`'s shape (no dev set: ``dev_accuracy`` is None)."""
-    from recipes.sst2_imdb.peers import fasttext_peer
-
     texts, probs = soft_rows(soft_dir, 1.0, "hard", source)
     if max_rows:
         texts, probs = texts[:max_rows], probs[:max_rows]
+    return fasttext_runs(texts, probs.argmax(1), seeds, work, source)
+
+
+def fasttext_runs(
+    texts: list[str], labels: np.ndarray, seeds: list[int], work: Path, source: str
+) -> list[dict]:
+    """fastText (the report's peer settings) on ``texts`` / ``labels`` (``source``'s argmax), scored
+    on SST-2 test: one row per seed in :func:`run_variant`'s shape."""
+    from recipes.sst2_imdb.peers import fasttext_peer
+
     test = test_set({"test": str(ROOT / "data/sst2/test.tsv")})
     out = []
     for seed in seeds:
-        r = fasttext_peer(
-            "fasttext_argmax", f"fastText <- {source} argmax", texts, probs.argmax(1), test, seed, work
-        )
+        r = fasttext_peer("fasttext_argmax", f"fastText <- {source} argmax", texts, labels, test, seed, work)
         out.append(
             {
                 "id": "fasttext_argmax",

@@ -33,13 +33,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bag_ceiling import accuracy, bags, featurized, fit, summarize  # noqa: E402
+from bag_ceiling import accuracy, bags, fasttext_runs, featurized, fit, summarize  # noqa: E402
 
 from bert2dnn_ray.featurizer import Featurizer, FeaturizerConfig  # noqa: E402
 from bert2dnn_ray.io import write_json  # noqa: E402
 from bert2dnn_ray.student.loss import DistillationLoss  # noqa: E402
 from bert2dnn_ray.student.model import StudentModelConfig, StudentNet  # noqa: E402
-from recipes.sst2_imdb.peers import fasttext_peer, test_set  # noqa: E402
+from recipes.sst2_imdb.peers import test_set  # noqa: E402
 
 BUCKETS = 1 << 20
 # id -> (attach, target, alpha); "bag": no auxiliary term.
@@ -216,30 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"--append: {args.out} learned from another number of rows than {len(texts):,}")
     work = Path(args.work)
     if args.fasttext:
-        test = test_set({"test": str(ROOT / "data/sst2/test.tsv")})
-        for seed in args.seeds:
-            r = fasttext_peer(
-                "fasttext_argmax",
-                "fastText <- teacher argmax",
-                texts,
-                arrays["logits"].argmax(1),
-                test,
-                seed,
-                work,
-            )
-            rows.append(
-                {
-                    "id": "fasttext_argmax",
-                    "seed": seed,
-                    "rows": len(texts),
-                    "best_epoch": None,
-                    "dev_accuracy": None,
-                    "test_accuracy": r["accuracy"],
-                    "train_seconds": r["train_seconds"],
-                    "p50_us": r["p50_us"],
-                }
-            )
-            say(f"fastText seed {seed}: test {r['accuracy']:.4f}")
+        rows += fasttext_runs(texts, arrays["logits"].argmax(1), args.seeds, work, "teacher")
     for name in args.variants:
         for seed in args.seeds:
             rows.append(run_variant(name, texts, arrays["logits"], states, work, seed, args.lr, args.epochs))
